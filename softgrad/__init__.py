@@ -1,0 +1,30 @@
+"""softgrad: check the softmax + cross-entropy gradient three independent ways and name the mistake.
+
+>>> import softgrad
+>>> report = softgrad.check([1.75, 1.75], [0, 1], grad=[6.125, 2.625])
+>>> report.status, report.user.matches[0].id
+('fail', 'jacobian_at_logits')
+"""
+
+from softgrad.checks import check
+from softgrad.errors import ExitCode, InputError, SoftgradError
+from softgrad.mistakes import MISTAKES, Mistake
+from softgrad.report import CheckReport, GradientVerdict, JacobianVerdict
+from softgrad.tolerance import DEFAULT_TOLERANCES, Tolerance
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_TOLERANCES",
+    "MISTAKES",
+    "CheckReport",
+    "ExitCode",
+    "GradientVerdict",
+    "InputError",
+    "JacobianVerdict",
+    "Mistake",
+    "SoftgradError",
+    "Tolerance",
+    "__version__",
+    "check",
+]

@@ -1,0 +1,262 @@
+"""``check``: the three gradients at one input, compared, and the user's numbers diagnosed."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from softgrad import core
+from softgrad.core import Array
+from softgrad.diagnose import (
+    coinciding,
+    differs,
+    distinguishing_input,
+    expected_jacobian,
+    jacobian_invariants,
+    jacobian_matches,
+    mistake_gradients,
+    rank_matches,
+    wrong_entries,
+)
+from softgrad.problem import ArrayLike, Problem, make_problem
+from softgrad.report import CheckReport, GradientVerdict, JacobianVerdict, MistakeRow
+from softgrad.tolerance import Comparison, Tolerance, compare, tolerance_for
+
+FD_CHOICES = ("auto", "full", "directional", "complex")
+#: Looser tolerance for "close but not exact" hints (rounded or low-precision numbers).
+NEAR = Tolerance(rtol=1e-3, atol=1e-6)
+
+
+def fd_plan(fd: str, k: int) -> tuple[str, str]:
+    """(method, mode) for ``--fd``: auto/complex go directional above ``FULL_FD_MAX_K`` classes."""
+    if fd not in FD_CHOICES:
+        raise ValueError(f"fd must be one of {FD_CHOICES}, got {fd!r}")
+    method = "complex" if fd == "complex" else "central"
+    if fd == "full":
+        return method, "full"
+    if fd == "directional":
+        return method, "directional"
+    return method, "full" if k <= core.FULL_FD_MAX_K else "directional"
+
+
+def _vec(a: Array) -> tuple[float, ...]:
+    return tuple(float(x) for x in a)
+
+
+def check(
+    z: ArrayLike | Problem,
+    t: ArrayLike | None = None,
+    *,
+    label: int | None = None,
+    grad: ArrayLike | None = None,
+    jacobian: ArrayLike | None = None,
+    temperature: float = 1.0,
+    dtype: str = "float64",
+    rtol: float | None = None,
+    atol: float | None = None,
+    fd: str = "auto",
+    seed: int = 0,
+) -> CheckReport:
+    """Check the softmax + cross-entropy gradient at one input.
+
+    Computes the fused reference ``(s·Σt − t)/τ``, the chained product ``(−t/s)·J(s)/τ`` and a
+    finite-difference estimate; compares each with the reference; evaluates every catalogued mistake; and,
+    given the user's ``grad`` or ``jacobian``, says whether it is right and which mistake it matches.
+    Raises :class:`softgrad.InputError` for bad input.
+    """
+    p = (
+        z
+        if isinstance(z, Problem)
+        else make_problem(z, t, label=label, grad=grad, jacobian=jacobian, temperature=temperature, dtype=dtype)
+    )
+    tol = tolerance_for(p.dtype, rtol, atol)
+    z2, t2, tau = p.z[None], p.t[None], p.temperature
+    s = core.softmax(z2 / tau)[0]
+    fused = core.fused_gradient(z2, t2, tau)[0]
+    chained = core.chained_gradient(z2, t2, tau)[0]
+    method, mode = fd_plan(fd, p.k)
+    fdr = core.finite_difference(z2, t2, tau, method=method, mode=mode, seed=seed)
+
+    comparisons: dict[str, Comparison] = {}
+    unstable: list[str] = []
+    failures: list[str] = []
+    instability = core.chained_instability(z2, t2, tau)[0]
+    chained_out: Array | None = chained
+    if instability is not None or not np.all(np.isfinite(chained)):
+        unstable.append(f"chained: {instability.reason if instability else 'the product overflows'}")
+        chained_out = None
+    else:
+        c = compare(chained, fused, tol)
+        comparisons["chained"] = c
+        if not c.ok:
+            unstable.append(
+                f"chained: loses precision here (max rel err {c.max_rel_err:.3g} at index {c.worst_index}); "
+                "the fused form is exact"
+            )
+    if mode == "full":
+        fd_cmp = compare(fdr.value[0], fused, tol, slack=fdr.error[0])
+    else:
+        assert fdr.directions is not None
+        fd_cmp = compare(
+            fdr.value[0],
+            fdr.directions @ fused,
+            tol,
+            slack=fdr.error[0],
+            note=f"directional: {len(fdr.directions)} seeded random directions v, comparing the estimate "
+            "of vᵀ·∇L with vᵀ·fused; worst_index is the direction",
+        )
+    comparisons["finite_difference"] = fd_cmp
+    if not fd_cmp.ok:
+        failures.append("finite_difference")
+
+    wrong = mistake_gradients(z2, t2, tau)
+    mistakes = tuple(
+        MistakeRow(m_id, _title(m_id), _formula(m_id), _vec(g[0]), bool(differs(g, fused[None], tol)[0]))
+        for m_id, g in wrong.items()
+    )
+    user = None
+    if p.grad is not None:
+        user = diagnose_gradient(p, fused, chained_out, fdr, mode, tol)
+        if not user.ok:
+            failures.append("user gradient")
+    user_jac = None
+    if p.jacobian is not None:
+        user_jac = diagnose_jacobian(p, tol)
+        if not user_jac.ok:
+            failures.append("user jacobian")
+    return CheckReport(
+        z=_vec(p.z),
+        t=_vec(p.t),
+        temperature=tau,
+        dtype=p.dtype,
+        tolerance=tol,
+        softmax=_vec(s),
+        loss=float(core.loss(z2, t2, tau)[0]),
+        fused=_vec(fused),
+        chained=None if chained_out is None else _vec(chained_out),
+        finite_difference=_vec(fdr.value[0]) if mode == "full" else None,
+        fd_method=method,
+        fd_mode=mode,
+        fd_error=_vec(fdr.error[0]),
+        comparisons=comparisons,
+        unstable=tuple(unstable),
+        mistakes=mistakes,
+        user=user,
+        user_jacobian=user_jac,
+        failures=tuple(failures),
+    )
+
+
+def _title(mid: str) -> str:
+    from softgrad.mistakes import MISTAKES
+
+    return MISTAKES[mid].title
+
+
+def _formula(mid: str) -> str:
+    from softgrad.mistakes import MISTAKES
+
+    return MISTAKES[mid].formula
+
+
+def diagnose_gradient(
+    p: Problem, fused: Array, chained: Array | None, fdr: core.FiniteDifference, mode: str, tol: Tolerance
+) -> GradientVerdict:
+    """Compare the user's gradient with the reference and name the mistake that produces it."""
+    assert p.grad is not None
+    g = p.grad
+    cmp = compare(g, fused, tol)
+    matches, ranked = rank_matches(p.z, p.t, g, p.temperature, tol)
+    notes: list[str] = []
+    if cmp.ok:
+        verdict = "correct"
+        ambiguous = coinciding(p.z, p.t, p.temperature, fused, tol)
+        matches = []
+        if ambiguous:
+            notes.append(
+                f"at this input {', '.join(ambiguous)} also give the reference gradient, so they are not ruled out"
+            )
+    elif matches:
+        verdict = "mistake"
+        ambiguous = [m.id for m in matches] if len(matches) > 1 else []
+    else:
+        verdict = "unknown"
+        ambiguous = []
+    dist = distinguishing_input(ambiguous, p.k, p.temperature, pairwise=verdict != "correct")
+    if dist is not None:
+        notes.append(f"to tell {', '.join(dist.separates)} apart, compute your gradient at: {dist.command()}")
+
+    agreement: dict[str, bool | None] = {"fused": cmp.ok}
+    agreement["chained"] = None if chained is None else compare(g, chained, tol).ok
+    if mode == "full":
+        agreement["finite_difference"] = compare(g, fdr.value[0], tol, slack=fdr.error[0]).ok
+    else:
+        assert fdr.directions is not None
+        agreement["finite_difference"] = compare(fdr.directions @ g, fdr.value[0], tol, slack=fdr.error[0]).ok
+    notes += _agreement_notes(agreement, g, fused, verdict)
+    if not np.all(np.isfinite(g)):
+        notes.append(_nonfinite_note(matches))
+    closest = tuple(ranked[:3]) if verdict == "unknown" else ()
+    return GradientVerdict(
+        gradient=_vec(g),
+        comparison=cmp,
+        verdict=verdict,
+        matches=tuple(matches),
+        ambiguous=tuple(ambiguous),
+        distinguishing_input=dist,
+        closest=closest,
+        agreement=agreement,
+        notes=tuple(notes),
+    )
+
+
+def _agreement_notes(agree: dict[str, bool | None], g: Array, fused: Array, verdict: str) -> list[str]:
+    notes = []
+    if agree["fused"] and agree["finite_difference"] is False:
+        notes.append(
+            "your gradient agrees with the fused formula but not with the finite difference: "
+            "the finite difference is off here — look at its step size or the precision (try --fd complex)"
+        )
+    if not agree["fused"] and agree["chained"]:
+        notes.append(
+            "your gradient agrees with the chained product but not with the fused formula: the chained "
+            "product loses precision at this input; the fused form s·Σt − t is the exact one"
+        )
+    if not agree["fused"] and agree["finite_difference"]:
+        notes.append(
+            "your gradient agrees with the finite difference only within its error estimate, not with the "
+            "exact formula: a precision problem (or a finite difference itself), not a wrong formula"
+        )
+    if verdict == "unknown" and compare(g, fused, NEAR).ok:
+        notes.append(
+            "your gradient is within 0.1% of the reference: if your numbers were rounded or computed in "
+            "float32, say so with --rtol or --dtype float32"
+        )
+    return notes
+
+
+def _nonfinite_note(matches: list) -> str:  # type: ignore[type-arg]
+    ids = {m.id for m in matches}
+    if "no_max_shift" in ids:
+        return "your gradient has NaN or inf: the softmax overflowed — subtract the max logit before exp"
+    if "chained_underflow" in ids:
+        return (
+            "your gradient has NaN or inf: a probability underflowed to 0 and −t/s (or log(0)) blew up — "
+            "use the fused form s·Σt − t"
+        )
+    return "your gradient has NaN or inf where the reference is finite"
+
+
+def diagnose_jacobian(p: Problem, tol: Tolerance) -> JacobianVerdict:
+    """Compare the user's softmax Jacobian with J(s), check its invariants and name the mistake."""
+    assert p.jacobian is not None
+    jac = p.jacobian
+    expected = expected_jacobian(p.z, p.temperature)
+    cmp = compare(jac, expected, tol)
+    return JacobianVerdict(
+        matrix=tuple(_vec(r) for r in jac),
+        expected=tuple(_vec(r) for r in expected),
+        comparison=cmp,
+        matches=() if cmp.ok else tuple(jacobian_matches(p.z, jac, p.temperature, tol)),
+        wrong_entries=tuple(wrong_entries(jac, expected, tol)),
+        invariants=tuple(jacobian_invariants(jac, tol, p.temperature)),
+    )

@@ -1,0 +1,260 @@
+"""The mathematics of softmax + cross-entropy, vectorised over rows.
+
+Every function takes logits ``z`` and targets ``t`` of shape ``(N, K)`` (one row per example, K classes)
+and returns float64 arrays; a single example is simply ``N = 1``. Nothing here prints, exits or knows
+about files: it is numpy and the standard library only.
+
+Notation: ``u = z / τ`` (τ the temperature), ``s = softmax(u)``, ``S = Σ t``, ``g = −t / s`` (dE/ds),
+``J(x) = diag(x) − x xᵀ``. The loss is ``L(z) = −Σ t·log softmax(z/τ) = S·lse(u) − t·u``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+Array = NDArray[np.float64]
+
+EPS = float(np.finfo(np.float64).eps)
+#: Above this many classes a full finite difference (O(K²) per row) gives way to directional checks.
+FULL_FD_MAX_K = 256
+#: How many random directions a directional finite difference uses.
+FD_DIRECTIONS = 8
+#: Elements of the explicit (rows, K, K) Jacobian built at once by the chained path.
+JACOBIAN_BLOCK = 1 << 21
+#: Rows per block in the column-major finite difference.
+FD_BLOCK_ROWS = 4096
+
+
+def softmax(u: Array) -> Array:
+    """Probabilities along the last axis, computed stably (max-shifted)."""
+    m = np.max(u, axis=-1, keepdims=True)
+    e = np.exp(u - m)
+    out: Array = e / np.sum(e, axis=-1, keepdims=True)
+    return out
+
+
+def logsumexp(u: NDArray[np.floating] | NDArray[np.complexfloating], axis: int = -1) -> NDArray[np.generic]:
+    """``log Σ exp(u)`` along ``axis``, max-shifted on the real part (so complex input works too)."""
+    m = np.max(u.real, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    out: NDArray[np.generic] = np.squeeze(m, axis=axis) + np.log(np.sum(np.exp(u - m), axis=axis))
+    return out
+
+
+def loss(z: Array, t: Array, temperature: float = 1.0) -> Array:
+    """Cross-entropy ``−Σ t·log softmax(z/τ)`` per row."""
+    u = z / temperature
+    out: Array = np.sum(t, axis=-1) * logsumexp(u) - np.sum(t * u, axis=-1)
+    return out
+
+
+def fused_gradient(z: Array, t: Array, temperature: float = 1.0) -> Array:
+    """The reference: ``(s·Σt − t) / τ`` with a stable softmax."""
+    s = softmax(z / temperature)
+    out: Array = (s * np.sum(t, axis=-1, keepdims=True) - t) / temperature
+    return out
+
+
+def softmax_jacobian(x: Array) -> Array:
+    """``J(x) = diag(x) − x xᵀ`` for each row of ``x``: shape (N, K, K)."""
+    k = x.shape[-1]
+    out: Array = x[..., :, None] * np.eye(k) - x[..., :, None] * x[..., None, :]
+    return out
+
+
+def vjp_softmax_jacobian(g: Array, x: Array) -> Array:
+    """``g · J(x)`` without building J: ``g⊙x − (g·x) x`` (J is symmetric)."""
+    out: Array = g * x - np.sum(g * x, axis=-1, keepdims=True) * x
+    return out
+
+
+def dE_ds(t: Array, s: Array) -> Array:
+    """``−t / s``, taken as 0 where ``t = 0`` (those classes do not enter the loss)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        out: Array = np.where(t == 0, 0.0, -t / s)
+    return out
+
+
+def _row_blocks(n: int, per_row: int, budget: int) -> Iterator[slice]:
+    step = max(1, budget // max(1, per_row))
+    for start in range(0, n, step):
+        yield slice(start, min(n, start + step))
+
+
+def chained_gradient(z: Array, t: Array, temperature: float = 1.0) -> Array:
+    """``(−t/s) · J(s) / τ`` with the Jacobian built explicitly, the way it is derived by hand.
+
+    The (rows, K, K) Jacobian is built in blocks of rows (and of Jacobian rows for large K), so memory
+    stays bounded. Where ``s_k`` underflows to 0 for a ``t_k > 0`` the result is not finite: see
+    :func:`chained_instability`.
+    """
+    s = softmax(z / temperature)
+    g = dE_ds(t, s)
+    n, k = s.shape
+    out = np.empty_like(s)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for rows in _row_blocks(n, k * k, JACOBIAN_BLOCK):
+            if k * k <= JACOBIAN_BLOCK:
+                jac = softmax_jacobian(s[rows])
+                out[rows] = np.einsum("nj,njk->nk", g[rows], jac)
+            else:  # one row at a time, Jacobian rows in blocks
+                for r in range(rows.start, rows.stop):
+                    acc = np.zeros(k)
+                    for jr in _row_blocks(k, k, JACOBIAN_BLOCK):
+                        sj = s[r, jr]
+                        block = -sj[:, None] * s[r][None, :]
+                        block[np.arange(len(sj)), np.arange(jr.start, jr.stop)] += sj
+                        acc += g[r, jr] @ block
+                    out[r] = acc
+    result: Array = out / temperature
+    return result
+
+
+@dataclass(frozen=True)
+class Instability:
+    """Why the chained path cannot be evaluated for one row."""
+
+    index: int
+    reason: str
+
+
+def chained_instability(z: Array, t: Array, temperature: float = 1.0) -> list[Instability | None]:
+    """Per row: the first class whose ``−t/s`` is not finite (s underflowed), or None."""
+    s = softmax(z / temperature)
+    g = dE_ds(t, s)
+    bad = ~np.isfinite(g)
+    out: list[Instability | None] = []
+    for row in range(s.shape[0]):
+        idx = np.flatnonzero(bad[row])
+        if idx.size == 0:
+            out.append(None)
+            continue
+        k = int(idx[0])
+        what = "underflows to 0" if s[row, k] == 0 else f"is subnormal ({s[row, k]:.3g})"
+        out.append(
+            Instability(
+                k,
+                f"s[{k}] {what}, so −t/s is infinite; the fused form s·Σt − t is the stable one",
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class FiniteDifference:
+    """A finite-difference estimate with its own error estimate.
+
+    ``mode`` is ``"full"`` (``value`` holds dL/dz, shape (N, K)) or ``"directional"`` (``value`` holds
+    the directional derivatives along ``directions``, shape (N, D), to compare with ``directions ·
+    gradient``).
+    """
+
+    method: str
+    mode: str
+    value: Array
+    error: Array
+    directions: Array | None = None
+
+
+def _steps(z: Array) -> Array:
+    """Central-difference steps ``ε^(1/3)·max(1, |z|)``, rounded so that ``z ± h`` is exact."""
+    h = EPS ** (1 / 3) * np.maximum(1.0, np.abs(z))
+    out: Array = (z + h) - z
+    return out
+
+
+def _columns_loss(zt: Array, tt: Array, temperature: float) -> Array:
+    """Loss for column-major blocks: ``zt`` and ``tt`` are (K, B)."""
+    u = zt / temperature
+    out: Array = np.sum(tt, axis=0) * logsumexp(u, axis=0) - np.sum(tt * u, axis=0)
+    return out
+
+
+def finite_difference(
+    z: Array,
+    t: Array,
+    temperature: float = 1.0,
+    *,
+    method: str = "central",
+    mode: str = "full",
+    seed: int = 0,
+) -> FiniteDifference:
+    """Estimate dL/dz numerically, independently of the closed forms.
+
+    ``method``: ``"central"`` — central differences at steps h and 2h; the estimate is D(h) and its error
+    estimate ``|D(h) − D(2h)|/3`` (truncation) plus ``4ε·|L|/h`` (rounding). ``"complex"`` — the
+    complex-step derivative ``Im L(z + i·h·e_k) / h``, exact to rounding.
+    ``mode``: ``"full"`` — every component; ``"directional"`` — ``FD_DIRECTIONS`` seeded random unit
+    directions v, estimating ``vᵀ·∇L`` (O(K) per direction instead of O(K²) in all).
+    """
+    if method not in ("central", "complex"):
+        raise ValueError(f"unknown finite-difference method {method!r}")
+    if mode == "directional":
+        return _directional_fd(z, t, temperature, method, seed)
+    n, k = z.shape
+    value = np.empty((n, k))
+    error = np.empty((n, k))
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for rows in _row_blocks(n, 1, FD_BLOCK_ROWS):
+            zt = np.ascontiguousarray(z[rows].T)
+            tt = np.ascontiguousarray(t[rows].T)
+            base = np.abs(_columns_loss(zt, tt, temperature))
+            if method == "complex":
+                zc = zt.astype(np.complex128)
+                h = 1e-20 * np.maximum(1.0, np.abs(zt))
+                for j in range(k):
+                    zc[j] += 1j * h[j]
+                    d = _columns_loss(zc, tt, temperature).imag / h[j]  # type: ignore[arg-type]
+                    zc[j] = zt[j]
+                    value[rows, j] = d
+                    error[rows, j] = 4 * EPS * (np.abs(d) + np.sum(np.abs(tt), axis=0) / temperature)
+                continue
+            h = _steps(zt)
+            for j in range(k):
+                orig = zt[j].copy()
+                evals = []
+                for step in (h[j], -h[j], 2 * h[j], -2 * h[j]):
+                    zt[j] = orig + step
+                    evals.append(_columns_loss(zt, tt, temperature))
+                zt[j] = orig
+                d1 = (evals[0] - evals[1]) / (2 * h[j])
+                d2 = (evals[2] - evals[3]) / (4 * h[j])
+                value[rows, j] = d1
+                error[rows, j] = np.abs(d1 - d2) / 3 + 4 * EPS * (base + 1.0) / h[j]
+    return FiniteDifference(method, "full", value, error)
+
+
+def random_directions(k: int, count: int = FD_DIRECTIONS, seed: int = 0) -> Array:
+    """``count`` seeded random unit vectors of length ``k``, shape (count, k)."""
+    rng = np.random.default_rng(seed)
+    v = rng.standard_normal((count, k))
+    out: Array = v / np.linalg.norm(v, axis=1, keepdims=True)
+    return out
+
+
+def _directional_fd(z: Array, t: Array, temperature: float, method: str, seed: int) -> FiniteDifference:
+    n, k = z.shape
+    dirs = random_directions(k, FD_DIRECTIONS, seed)
+    value = np.empty((n, len(dirs)))
+    error = np.empty((n, len(dirs)))
+    scale = np.maximum(1.0, np.max(np.abs(z), axis=1))
+    base = np.abs(loss(z, t, temperature))
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for i, v in enumerate(dirs):
+            if method == "complex":
+                h = 1e-20 * scale
+                d = loss(z + 1j * h[:, None] * v, t, temperature).imag / h
+                value[:, i] = d
+                error[:, i] = 4 * EPS * (np.abs(d) + np.sum(np.abs(t), axis=1) / temperature)
+                continue
+            h = EPS ** (1 / 3) * scale
+            f = [loss(z + c * h[:, None] * v, t, temperature) for c in (1, -1, 2, -2)]
+            d1 = (f[0] - f[1]) / (2 * h)
+            d2 = (f[2] - f[3]) / (4 * h)
+            value[:, i] = d1
+            error[:, i] = np.abs(d1 - d2) / 3 + 4 * EPS * (base + 1.0) / h
+    return FiniteDifference(method, "directional", value, error, dirs)

@@ -1,0 +1,27 @@
+"""softgrad's exceptions and exit codes."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """What the ``softgrad`` process exits with."""
+
+    OK = 0  #: every check passed (an unstable chained path alone still passes)
+    FAIL = 1  #: a gradient check failed
+    USAGE = 2  #: usage error or bad input
+    INTERRUPTED = 130  #: stopped by Ctrl-C
+
+
+class SoftgradError(Exception):
+    """Base class of every error softgrad raises on purpose."""
+
+
+class InputError(SoftgradError, ValueError):
+    """Bad input: ``where`` names the place (an option, or ``file:line:column``), ``message`` what is wrong."""
+
+    def __init__(self, where: str, message: str) -> None:
+        super().__init__(f"{where}: {message}" if where else message)
+        self.where = where
+        self.message = message

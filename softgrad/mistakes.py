@@ -1,0 +1,283 @@
+"""The catalogue of known mistakes: one registry that diagnosis, ``mistakes``, ``explain``, the docs and the
+tests all read. Adding a mistake is adding one entry to :data:`MISTAKES`.
+
+Each entry computes the *wrong* gradient dE/dz it produces, vectorised over rows: ``(N, K)`` logits and
+targets in, ``(N, K)`` out. Notation as in :mod:`softgrad.core`: ``u = z/τ``, ``s = softmax(u)``,
+``g = −t/s``, ``J(x) = diag(x) − x xᵀ``, ``S = Σt``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from softgrad.core import Array, dE_ds, softmax, vjp_softmax_jacobian
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """One known way to get the softmax + cross-entropy gradient wrong."""
+
+    id: str
+    title: str
+    #: the wrong formula, in the catalogue's notation
+    formula: str
+    #: which inputs expose it (where it differs from the reference)
+    exposes: str
+    #: ``(u, t) -> wrong dE/du`` for (N, K) arrays; the catalogue divides by τ unless ``scaled`` is False
+    fn: Callable[[Array, Array], Array]
+    #: ``(u) -> wrong ds/du`` (N, K, K), for mistakes that live in the softmax Jacobian itself
+    jacobian_fn: Callable[[Array], Array] | None = None
+    #: False when the mistake is forgetting the 1/τ of the temperature
+    scaled: bool = True
+    #: "row" (one example) or "batch" (across rows)
+    scope: str = "row"
+
+    def gradient(self, z: Array, t: Array, temperature: float = 1.0) -> Array:
+        """The wrong gradient dE/dz this mistake produces at (z, t), shape (N, K)."""
+        with np.errstate(all="ignore"):
+            out = self.fn(z / temperature, t)
+            return out / temperature if self.scaled else out
+
+    def jacobian(self, z: Array, temperature: float = 1.0) -> Array | None:
+        """The wrong softmax Jacobian ds/dz this mistake uses at z, or None if it is not a Jacobian mistake."""
+        if self.jacobian_fn is None:
+            return None
+        with np.errstate(all="ignore"):
+            return self.jacobian_fn(z / temperature) / temperature
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "formula": self.formula,
+            "exposes": self.exposes,
+            "scope": self.scope,
+            "jacobian": self.jacobian_fn is not None,
+        }
+
+
+class Catalogue(Mapping[str, Mistake]):
+    """An ordered, read-only registry of mistakes keyed by id."""
+
+    def __init__(self, entries: list[Mistake]) -> None:
+        self._entries = {m.id: m for m in entries}
+        if len(self._entries) != len(entries):
+            raise ValueError("duplicate mistake id in the catalogue")
+
+    def __getitem__(self, key: str) -> Mistake:
+        return self._entries[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def rows(self) -> list[Mistake]:
+        """The entries that apply to a single example."""
+        return [m for m in self._entries.values() if m.scope == "row"]
+
+
+def _sum(t: Array) -> Array:
+    out: Array = np.sum(t, axis=-1, keepdims=True)
+    return out
+
+
+def _diag(x: Array) -> Array:
+    out: Array = x[..., :, None] * np.eye(x.shape[-1])
+    return out
+
+
+def _full_jacobian(x: Array) -> Array:
+    out: Array = _diag(x) - x[..., :, None] * x[..., None, :]
+    return out
+
+
+def _jacobian_at_logits(u: Array, t: Array) -> Array:
+    return vjp_softmax_jacobian(dE_ds(t, softmax(u)), u)
+
+
+def _diagonal_only(u: Array, t: Array) -> Array:
+    s = softmax(u)
+    out: Array = dE_ds(t, s) * s * (1 - s)
+    return out
+
+
+def _missing_outer_term(u: Array, t: Array) -> Array:
+    s = softmax(u)
+    out: Array = dE_ds(t, s) * s
+    return out
+
+
+def _hadamard_rowsum(u: Array, t: Array) -> Array:
+    s = softmax(u)
+    row_sums_of_j = s - s * _sum(s)  # Σ_k J(s)_jk, zero up to rounding
+    out: Array = dE_ds(t, s) * row_sums_of_j
+    return out
+
+
+def _no_jacobian(u: Array, t: Array) -> Array:
+    return dE_ds(t, softmax(u))
+
+
+def _sign_flipped(u: Array, t: Array) -> Array:
+    out: Array = t - softmax(u) * _sum(t)
+    return out
+
+
+def _logits_as_probabilities(u: Array, t: Array) -> Array:
+    out: Array = u * _sum(t) - t
+    return out
+
+
+def _double_softmax(u: Array, t: Array) -> Array:
+    s = softmax(u)
+    return vjp_softmax_jacobian(softmax(s) * _sum(t) - t, s)
+
+
+def _nll_on_probabilities(u: Array, t: Array) -> Array:
+    return vjp_softmax_jacobian(-t, softmax(u))
+
+
+def _assumes_one_hot(u: Array, t: Array) -> Array:
+    out: Array = softmax(u) - t
+    return out
+
+
+def _binary_ce_through_softmax(u: Array, t: Array) -> Array:
+    s = softmax(u)
+    with np.errstate(all="ignore"):
+        upstream = dE_ds(t, s) + np.where(t == 1, 0.0, (1 - t) / (1 - s))
+    return vjp_softmax_jacobian(upstream, s)
+
+
+def _no_max_shift(u: Array, t: Array) -> Array:
+    with np.errstate(all="ignore"):
+        e = np.exp(u)
+        s = e / np.sum(e, axis=-1, keepdims=True)
+    out: Array = s * _sum(t) - t
+    return out
+
+
+def _chained_underflow(u: Array, t: Array) -> Array:
+    s = softmax(u)
+    with np.errstate(all="ignore"):
+        g = -t / s
+    out: Array = np.einsum("nj,njk->nk", g, _full_jacobian(s))
+    return out
+
+
+def _reference_unscaled(u: Array, t: Array) -> Array:
+    out: Array = softmax(u) * _sum(t) - t
+    return out
+
+
+MISTAKES = Catalogue(
+    [
+        Mistake(
+            "jacobian_at_logits",
+            "softmax Jacobian evaluated at the logits z instead of at s = softmax(z)",
+            "g · J(z)",
+            "almost any input; the classic z = (1.75, 1.75), t = (0, 1) gives (6.125, 2.625)",
+            _jacobian_at_logits,
+            jacobian_fn=_full_jacobian,
+        ),
+        Mistake(
+            "diagonal_only",
+            "softmax differentiated element by element, like a sigmoid",
+            "g ⊙ s(1 − s)",
+            "any input with a target on a class whose probability is not 1",
+            _diagonal_only,
+            jacobian_fn=lambda u: _diag(softmax(u) * (1 - softmax(u))),
+        ),
+        Mistake(
+            "missing_outer_term",
+            "softmax Jacobian taken as diag(s): the −s sᵀ term dropped",
+            "g ⊙ s",
+            "any input: the result is −t, which ignores the logits entirely",
+            _missing_outer_term,
+            jacobian_fn=lambda u: _diag(softmax(u)),
+        ),
+        Mistake(
+            "hadamard_rowsum",
+            "element-wise product with the Jacobian, summed over each row",
+            "Σ_k (g ⊙ J(s))_jk = g_j · Σ_k J(s)_jk",
+            "any input: the rows of J(s) sum to 0, so the result is always the zero vector",
+            _hadamard_rowsum,
+        ),
+        Mistake(
+            "no_jacobian",
+            "dE/ds reported as dE/dz: the softmax step left out of the chain",
+            "g = −t / s",
+            "any input with a non-zero target",
+            _no_jacobian,
+        ),
+        Mistake(
+            "sign_flipped",
+            "gradient with the wrong sign",
+            "t − s·S",
+            "any input where the gradient is not zero",
+            _sign_flipped,
+        ),
+        Mistake(
+            "logits_as_probabilities",
+            "the logits z used where the probabilities s belong",
+            "z·S − t",
+            "any input whose logits are not already probabilities",
+            _logits_as_probabilities,
+        ),
+        Mistake(
+            "double_softmax",
+            "softmax applied twice (a softmax before a loss that takes logits)",
+            "J(s) · (softmax(s)·S − t)",
+            "asymmetric logits with K >= 3; at z = (1.75, 1.75), t = (0, 1) it coincides with nll_on_probabilities",
+            _double_softmax,
+        ),
+        Mistake(
+            "nll_on_probabilities",
+            "negative log-likelihood fed probabilities instead of log-probabilities",
+            "−J(s) · t",
+            "asymmetric logits with K >= 3; at z = (1.75, 1.75), t = (0, 1) it coincides with double_softmax",
+            _nll_on_probabilities,
+        ),
+        Mistake(
+            "assumes_one_hot",
+            "the shortcut s − t used with targets that do not sum to 1",
+            "s − t",
+            "targets with Σt ≠ 1 (unnormalised soft labels); equals the reference whenever Σt = 1",
+            _assumes_one_hot,
+        ),
+        Mistake(
+            "binary_ce_through_softmax",
+            "binary cross-entropy differentiated through the softmax",
+            "J(s) · (−t/s + (1 − t)/(1 − s))",
+            "any input with K >= 2 and a target below 1 somewhere",
+            _binary_ce_through_softmax,
+        ),
+        Mistake(
+            "missing_temperature",
+            "the 1/τ of the temperature forgotten",
+            "softmax(z/τ)·S − t   (instead of (softmax(z/τ)·S − t) / τ)",
+            "only with --temperature τ ≠ 1",
+            _reference_unscaled,
+            scaled=False,
+        ),
+        Mistake(
+            "no_max_shift",
+            "softmax computed without subtracting the max logit",
+            "exp(z) / Σ exp(z), overflowing",
+            "large logits (above about 709): overflow gives NaN or inf",
+            _no_max_shift,
+        ),
+        Mistake(
+            "chained_underflow",
+            "chain rule through a probability that underflowed to 0",
+            "(−t/s) · J(s) with s_k = 0, so −t/s = −inf",
+            "a target on a class whose logit is about 745 or more below the largest",
+            _chained_underflow,
+        ),
+    ]
+)

@@ -1,0 +1,46 @@
+"""Writing results: stdout, or a file written atomically (temporary file + rename) that is never one of
+the inputs."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from softgrad.errors import InputError
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def write_output(text: str, output: str | None, inputs: Iterable[str] = ()) -> None:
+    """Write ``text`` to stdout (``output`` None or ``-``) or atomically to the file ``output``."""
+    if output is None or output == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    target = Path(output)
+    for src in inputs:
+        if src != "-" and (_same_file(target, Path(src)) or target.resolve() == Path(src).resolve()):
+            raise InputError("--output", f"refusing to overwrite the input file {src}")
+    if target.is_dir():
+        raise InputError("--output", f"{output} is a directory")
+    directory = target.parent if str(target.parent) else Path(".")
+    if not directory.is_dir():
+        raise InputError("--output", f"directory {directory} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

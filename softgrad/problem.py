@@ -1,0 +1,110 @@
+"""A validated single-example problem: the arrays every check works on."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from softgrad.core import Array
+from softgrad.errors import InputError
+from softgrad.tolerance import DTYPES
+
+ArrayLike = Sequence[float] | Array
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Logits, targets and optional user numbers, validated: finite, K >= 2, shapes consistent."""
+
+    z: Array
+    t: Array
+    temperature: float = 1.0
+    dtype: str = "float64"
+    grad: Array | None = None
+    jacobian: Array | None = None
+
+    @property
+    def k(self) -> int:
+        return int(self.z.shape[0])
+
+
+API_NAMES = {
+    "z": "z",
+    "t": "t",
+    "label": "label",
+    "grad": "grad",
+    "jacobian": "jacobian",
+    "temperature": "temperature",
+    "dtype": "dtype",
+}
+
+
+def _vector(values: ArrayLike, where: str) -> Array:
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(where, f"expected numbers ({exc})") from None
+    if arr.ndim != 1:
+        raise InputError(where, f"expected a flat list of numbers, got shape {arr.shape}")
+    bad = np.flatnonzero(~np.isfinite(arr))
+    if bad.size:
+        i = int(bad[0])
+        raise InputError(where, f"value {i + 1} is {arr[i]!r}: numbers must be finite (no NaN or inf)")
+    return arr
+
+
+def make_problem(
+    z: ArrayLike,
+    t: ArrayLike | None = None,
+    *,
+    label: int | None = None,
+    grad: ArrayLike | None = None,
+    jacobian: ArrayLike | None = None,
+    temperature: float = 1.0,
+    dtype: str = "float64",
+    names: Mapping[str, str] = API_NAMES,
+    allow_nonfinite_grad: bool = True,
+) -> Problem:
+    """Validate user input into a :class:`Problem`; ``names`` says how to call each input in errors."""
+    zv = _vector(z, names["z"])
+    k = zv.shape[0]
+    if k < 2:
+        raise InputError(names["z"], f"softmax needs at least 2 classes, got {k}")
+    if (t is None) == (label is None):
+        raise InputError(names["t"], f"give the targets with {names['t']} or a class index with {names['label']}")
+    if label is not None:
+        if isinstance(label, bool) or not isinstance(label, (int, np.integer)):
+            raise InputError(names["label"], f"expected a class index, got {label!r}")
+        if not 0 <= label < k:
+            raise InputError(names["label"], f"class index {label} is out of range for K = {k} (0 to {k - 1})")
+        tv = np.zeros(k)
+        tv[label] = 1.0
+    else:
+        assert t is not None
+        tv = _vector(t, names["t"])
+        if tv.shape[0] != k:
+            raise InputError(names["t"], f"has {tv.shape[0]} values but {names['z']} has {k}")
+        neg = np.flatnonzero(tv < 0)
+        if neg.size:
+            i = int(neg[0])
+            raise InputError(names["t"], f"value {i + 1} is {tv[i]:g}: targets must be >= 0")
+    if not (np.isfinite(temperature) and temperature > 0):
+        raise InputError(names["temperature"], f"must be a positive number, got {temperature!r}")
+    if dtype not in DTYPES:
+        raise InputError(names["dtype"], f"must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    gv = None
+    if grad is not None:
+        gv = np.asarray(grad, dtype=np.float64) if allow_nonfinite_grad else _vector(grad, names["grad"])
+        if gv.ndim != 1:
+            raise InputError(names["grad"], f"expected a flat list of numbers, got shape {gv.shape}")
+        if gv.shape[0] != k:
+            raise InputError(names["grad"], f"has {gv.shape[0]} values but {names['z']} has {k}")
+    jv = None
+    if jacobian is not None:
+        jv = np.asarray(jacobian, dtype=np.float64)
+        if jv.size != k * k or jv.ndim not in (1, 2) or (jv.ndim == 2 and jv.shape != (k, k)):
+            raise InputError(names["jacobian"], f"expected K×K = {k * k} values (row-major) for K = {k}, got {jv.size}")
+        jv = jv.reshape(k, k)
+    return Problem(zv, tv, float(temperature), dtype, gv, jv)

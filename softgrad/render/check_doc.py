@@ -1,0 +1,235 @@
+"""The ``check`` report as a document (lines and tables) for the table renderers."""
+
+from __future__ import annotations
+
+from softgrad.core import FULL_FD_MAX_K
+from softgrad.mistakes import MISTAKES
+from softgrad.render.layout import Cell, Document, Table, line, matrix_lines, num, vector
+from softgrad.report import CheckReport, GradientVerdict, JacobianVerdict
+from softgrad.tolerance import FORMULA, Comparison
+
+#: Up to this many classes the gradients are laid out with one column per component.
+HORIZONTAL_MAX_K = 6
+CLASSIC = "jacobian_at_logits"
+
+TICK = Cell("✓", "ok")
+CROSS = Cell("✗", "bad")
+
+
+def _mark(ok: bool | None) -> Cell:
+    if ok is None:
+        return Cell("—", "warn")
+    return TICK if ok else CROSS
+
+
+def check_document(r: CheckReport) -> Document:
+    """Inputs and softmax, the gradients table, the comparisons, mistakes and the verdict."""
+    tau = "" if r.temperature == 1.0 else f", τ = {num(r.temperature)}"
+    doc: Document = [
+        line(Cell(f"softgrad check — K = {r.k}{tau}, {r.dtype}", "head")),
+        line("  z          = ", vector(r.z)),
+        line("  t          = ", vector(r.t), Cell(f"   (Σt = {num(sum(r.t))})", "dim")),
+        line("  s = softmax(z/τ) = " if tau else "  softmax(z) = ", vector(r.softmax)),
+        line("  loss       = ", num(r.loss)),
+        line(""),
+    ]
+    shown = _shown_mistakes(r)
+    doc.append(_gradients_horizontal(r, shown) if r.k <= HORIZONTAL_MAX_K else _gradients_vertical(r, shown))
+    doc.append(_comparisons(r))
+    doc.append(
+        line(
+            Cell(
+                f"reference: fused s·Σt − t{' (÷τ)' if tau else ''}; each check passes where {FORMULA} "
+                f"with rtol = {num(r.tolerance.rtol)}, atol = {num(r.tolerance.atol)} ({r.dtype})",
+                "dim",
+            )
+        )
+    )
+    doc.append(line(Cell(_fd_text(r), "dim")))
+    for reason in r.unstable:
+        doc.append(line(Cell("unstable: ", "warn"), reason))
+    for m in shown:
+        if m.differs:
+            doc.append(
+                line(
+                    Cell(f"mistake {m.id}: ", "warn"),
+                    f"{m.formula} gives {vector(m.gradient)} — {m.title}",
+                )
+            )
+    if r.user is not None:
+        doc.append(line(""))
+        doc.extend(_user_gradient(r.user))
+    if r.user_jacobian is not None:
+        doc.append(line(""))
+        doc.extend(_user_jacobian(r.user_jacobian))
+    doc.append(line(""))
+    style = {"pass": "ok", "fail": "bad", "unstable": "warn"}[r.status]
+    doc.append(line("status: ", Cell(r.status.upper(), style), Cell(_status_reason(r), "dim")))
+    return doc
+
+
+def _status_reason(r: CheckReport) -> str:
+    if r.failures:
+        return f"  ({', '.join(r.failures)} failed)"
+    if r.unstable:
+        return "  (the reference is sound; the chained product is not)"
+    return ""
+
+
+def _fd_text(r: CheckReport) -> str:
+    how = "central differences at steps h and 2h" if r.fd_method == "central" else "complex step"
+    if r.fd_mode == "directional":
+        return (
+            f"finite difference: {how}, along seeded random directions (K = {r.k} > {FULL_FD_MAX_K}; "
+            "--fd full forces every component); allowed its own error estimate on top"
+        )
+    return f"finite difference: {how}; allowed its own error estimate (max {num(max(r.fd_error), 3)}) on top"
+
+
+def _shown_mistakes(r: CheckReport) -> list:  # type: ignore[type-arg]
+    ids = {CLASSIC}
+    if r.user is not None:
+        ids |= {m.id for m in r.user.matches}
+    return [m for m in r.mistakes if m.id in ids]
+
+
+def _rows(r: CheckReport, shown: list) -> list[tuple[Cell, tuple[float, ...] | None, Cell]]:  # type: ignore[type-arg]
+    chained_ok = r.comparisons["chained"].ok if "chained" in r.comparisons else None
+    rows = [
+        (Cell("fused s·Σt − t (reference)", "ref"), r.fused, Cell("ref", "ref")),
+        (Cell("chained (−t/s)·J(s)"), r.chained, _mark(chained_ok)),
+    ]
+    if r.finite_difference is not None:
+        rows.append(
+            (
+                Cell(f"finite difference ({r.fd_method})"),
+                r.finite_difference,
+                _mark(r.comparisons["finite_difference"].ok),
+            )
+        )
+    if r.user is not None:
+        rows.append((Cell("yours", "bold"), r.user.gradient, _mark(r.user.ok)))
+    for m in shown:
+        rows.append(
+            (
+                Cell(f"{m.id}: {m.formula}", "warn"),
+                m.gradient,
+                Cell("differs" if m.differs else "same", "dim"),
+            )
+        )
+    return rows
+
+
+def _gradients_horizontal(r: CheckReport, shown: list) -> Table:  # type: ignore[type-arg]
+    t = Table(
+        ["dE/dz", *[f"[{i}]" for i in range(r.k)], ""],
+        align=["left", *["right"] * r.k, "left"],
+    )
+    for label, values, mark in _rows(r, shown):
+        cells = [Cell(num(v)) for v in values] if values is not None else [Cell("—", "warn")] * r.k
+        t.add(label, *cells, mark)
+    return t
+
+
+def _gradients_vertical(r: CheckReport, shown: list) -> Table:  # type: ignore[type-arg]
+    rows = _rows(r, shown)
+    t = Table(
+        ["k", "z", "t", "s", *[label.text.split(" (")[0].split(":")[0] for label, _, _ in rows]],
+        align=["right"] * (4 + len(rows)),
+        title=f"dE/dz, one row per class (K = {r.k})",
+    )
+    for k in range(r.k):
+        vals = [Cell(num(v[k])) if v is not None else Cell("—", "warn") for _, v, _ in rows]
+        t.add(str(k), num(r.z[k]), num(r.t[k]), num(r.softmax[k]), *vals)
+    return t
+
+
+def _comparisons(r: CheckReport) -> Table:
+    t = Table(
+        ["compared with the reference", "max abs err", "max rel err", "worst index", "ok"],
+        align=["left", "right", "right", "right", "left"],
+    )
+
+    def add(name: str, c: Comparison | None) -> None:
+        if c is None:
+            t.add(name, "—", "—", "—", Cell("not computable", "warn"))
+        else:
+            t.add(name, num(c.max_abs_err, 3), num(c.max_rel_err, 3), str(c.worst_index), _mark(c.ok))
+
+    add("chained", r.comparisons.get("chained"))
+    fd_name = "finite difference" + (" (directional)" if r.fd_mode == "directional" else "")
+    add(fd_name, r.comparisons["finite_difference"])
+    if r.user is not None:
+        add("yours", r.user.comparison)
+    if r.user_jacobian is not None:
+        add("your Jacobian vs J(s)", r.user_jacobian.comparison)
+    return t
+
+
+def _user_gradient(u: GradientVerdict) -> Document:
+    doc: Document = []
+    c = u.comparison
+    if u.verdict == "correct":
+        doc.append(line(TICK, " your gradient matches the reference"))
+    else:
+        doc.append(
+            line(
+                CROSS,
+                f" your gradient does not match the reference (max abs err {num(c.max_abs_err, 3)}, "
+                f"worst at index {c.worst_index})",
+            )
+        )
+    if u.verdict == "mistake":
+        first = u.matches[0]
+        m = MISTAKES[first.id]
+        doc.append(line("  it matches ", Cell(first.id, "bad"), f": {m.title}"))
+        doc.append(line(Cell(f"    wrong: {m.formula}", "bad")))
+        doc.append(line(Cell("    right: (−t/s)·J(s) = s·Σt − t, with J(s) = diag(s) − s sᵀ", "ok")))
+        for other in u.matches[1:]:
+            doc.append(line(f"  it also matches {other.id}: {MISTAKES[other.id].title}"))
+    elif u.verdict == "unknown":
+        doc.append(line("  it matches no catalogued mistake; the closest are:"))
+        for near in u.closest:
+            doc.append(line(f"    {near.id}: max abs err {num(near.max_abs_err, 4)}"))
+    if u.ambiguous:
+        doc.append(line(Cell(f"  ambiguous at this input: {', '.join(u.ambiguous)}", "warn")))
+    for note in u.notes:
+        doc.append(line(Cell(f"  note: {note}", "dim")))
+    if u.distinguishing_input is not None:
+        doc.append(line("  try: ", Cell(u.distinguishing_input.command() + " --grad …", "bold")))
+    return doc
+
+
+def _user_jacobian(j: JacobianVerdict) -> Document:
+    doc: Document = []
+    if j.ok:
+        doc.append(line(TICK, " your Jacobian matches J(s) = diag(s) − s sᵀ"))
+    else:
+        n = len(j.wrong_entries)
+        doc.append(
+            line(
+                CROSS,
+                f" your Jacobian differs from J(s) = diag(s) − s sᵀ in {n} entr{'y' if n == 1 else 'ies'}",
+            )
+        )
+        for mid in j.matches:
+            doc.append(line("  it matches ", Cell(mid, "bad"), f": {MISTAKES[mid].title}"))
+        if len(j.matrix) <= 8:
+            doc.append(line("  yours:"))
+            doc.extend(line("    ", Cell(text, "bad")) for text in matrix_lines(j.matrix))
+            doc.append(line("  J(s):"))
+            doc.extend(line("    ", Cell(text, "ok")) for text in matrix_lines(j.expected))
+        for w in j.wrong_entries[:20]:
+            doc.append(line(f"    J[{w.row}][{w.col}] = {num(w.got)}, expected {num(w.expected)}"))
+        if len(j.wrong_entries) > 20:
+            doc.append(
+                line(
+                    Cell(
+                        f"    … and {len(j.wrong_entries) - 20} more wrong entries (all in --format json)",
+                        "dim",
+                    )
+                )
+            )
+    for inv in j.invariants:
+        doc.append(line("  ", _mark(inv.ok), f" {inv.name}: {inv.detail}"))
+    return doc

@@ -1,0 +1,14 @@
+"""Pick the text renderer: rich (lazily imported) on a terminal, plain stable text otherwise."""
+
+from __future__ import annotations
+
+from softgrad.render.layout import Document
+from softgrad.render.plain import render_plain
+
+
+def render_text(doc: Document, *, terminal: bool, color: bool) -> str:
+    if terminal:
+        from softgrad.render.rich_out import render_rich
+
+        return render_rich(doc, color=color)
+    return render_plain(doc)

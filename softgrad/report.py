@@ -1,0 +1,182 @@
+"""Reports: plain, frozen data that every renderer reads. ``to_dict()`` is exactly what ``--format json``
+prints (NaN and inf become ``null``, since JSON has no such numbers)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from softgrad.diagnose import DistinguishingInput, Invariant, Match, WrongEntry
+from softgrad.tolerance import Comparison, Tolerance
+
+Vector = tuple[float, ...]
+
+
+def json_list(values: Sequence[float] | None) -> list[float | None] | None:
+    """A vector for JSON: NaN and inf become None."""
+    if values is None:
+        return None
+    return [float(v) if math.isfinite(v) else None for v in values]
+
+
+def json_matrix(rows: Sequence[Sequence[float]]) -> list[list[float | None]]:
+    return [json_list(r) or [] for r in rows]
+
+
+@dataclass(frozen=True)
+class MistakeRow:
+    """One catalogued mistake evaluated at the input."""
+
+    id: str
+    title: str
+    formula: str
+    gradient: Vector
+    differs: bool
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "gradient": json_list(self.gradient),
+            "differs": self.differs,
+        }
+
+
+@dataclass(frozen=True)
+class GradientVerdict:
+    """What softgrad says of a user's gradient."""
+
+    gradient: Vector
+    comparison: Comparison
+    #: "correct", "mistake" or "unknown"
+    verdict: str
+    matches: tuple[Match, ...]
+    ambiguous: tuple[str, ...]
+    distinguishing_input: DistinguishingInput | None
+    closest: tuple[Match, ...]
+    agreement: dict[str, bool | None]
+    notes: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.comparison.ok
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "gradient": json_list(self.gradient),
+            "ok": self.ok,
+            "verdict": self.verdict,
+            **{k: v for k, v in self.comparison.to_dict().items() if k != "ok"},
+            "matches": [m.id for m in self.matches],
+            "match_details": [m.to_dict() for m in self.matches],
+            "ambiguous": list(self.ambiguous),
+            "distinguishing_input": self.distinguishing_input.to_dict() if self.distinguishing_input else None,
+            "closest": [m.to_dict() for m in self.closest],
+            "agreement": dict(self.agreement),
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True)
+class JacobianVerdict:
+    """What softgrad says of a user's softmax Jacobian."""
+
+    matrix: tuple[Vector, ...]
+    expected: tuple[Vector, ...]
+    comparison: Comparison
+    matches: tuple[str, ...]
+    wrong_entries: tuple[WrongEntry, ...]
+    invariants: tuple[Invariant, ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.comparison.ok
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "matrix": json_matrix(self.matrix),
+            "expected": json_matrix(self.expected),
+            "ok": self.ok,
+            **{k: v for k, v in self.comparison.to_dict().items() if k != "ok"},
+            "matches": list(self.matches),
+            "wrong_entries": [w.to_dict() for w in self.wrong_entries],
+            "invariants": [i.to_dict() for i in self.invariants],
+        }
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """Everything ``softgrad check`` found at one input."""
+
+    z: Vector
+    t: Vector
+    temperature: float
+    dtype: str
+    tolerance: Tolerance
+    softmax: Vector
+    loss: float
+    fused: Vector
+    chained: Vector | None
+    finite_difference: Vector | None
+    fd_method: str
+    fd_mode: str
+    fd_error: Vector
+    comparisons: dict[str, Comparison]
+    unstable: tuple[str, ...]
+    mistakes: tuple[MistakeRow, ...]
+    user: GradientVerdict | None = None
+    user_jacobian: JacobianVerdict | None = None
+    failures: tuple[str, ...] = field(default=())
+
+    @property
+    def k(self) -> int:
+        return len(self.z)
+
+    @property
+    def status(self) -> str:
+        """``"fail"`` if any check failed, else ``"unstable"`` if the chained path could not be trusted, else
+        ``"pass"``."""
+        if self.failures:
+            return "fail"
+        return "unstable" if self.unstable else "pass"
+
+    @property
+    def ok(self) -> bool:
+        """True unless a check failed (an unstable chained path alone is not a failure)."""
+        return not self.failures
+
+    def to_dict(self) -> dict[str, object]:
+        d: dict[str, object] = {
+            "status": self.status,
+            "input": {
+                "z": list(self.z),
+                "t": list(self.t),
+                "k": self.k,
+                "temperature": self.temperature,
+                "dtype": self.dtype,
+            },
+            "reference": "fused",
+            "tolerance": self.tolerance.to_dict(),
+            "softmax": json_list(self.softmax),
+            "loss": self.loss if math.isfinite(self.loss) else None,
+            "gradients": {
+                "fused": json_list(self.fused),
+                "chained": json_list(self.chained),
+                "finite_difference": json_list(self.finite_difference),
+            },
+            "finite_difference": {
+                "method": self.fd_method,
+                "mode": self.fd_mode,
+                "error_estimate": json_list(self.fd_error),
+            },
+            "comparisons": {name: c.to_dict() for name, c in self.comparisons.items()},
+            "unstable": list(self.unstable),
+            "failures": list(self.failures),
+            "mistakes": [m.to_dict() for m in self.mistakes],
+        }
+        if self.user is not None:
+            d["user"] = self.user.to_dict()
+        if self.user_jacobian is not None:
+            d["user_jacobian"] = self.user_jacobian.to_dict()
+        return d
