@@ -1,7 +1,7 @@
 """softgrad benchmarks: speed and memory figures, printed. Never part of `make test`.
 
-    python benchmarks/run.py            # everything
-    python benchmarks/run.py startup    # one group
+python benchmarks/run.py            # everything
+python benchmarks/run.py startup    # one group
 """
 
 from __future__ import annotations
