@@ -8,6 +8,7 @@
 
 from softgrad.checks import check
 from softgrad.errors import ExitCode, InputError, SoftgradError
+from softgrad.explain import ExplainReport, explain
 from softgrad.mistakes import MISTAKES, Mistake
 from softgrad.report import CheckReport, GradientVerdict, JacobianVerdict
 from softgrad.tolerance import DEFAULT_TOLERANCES, Tolerance
@@ -19,6 +20,7 @@ __all__ = [
     "MISTAKES",
     "CheckReport",
     "ExitCode",
+    "ExplainReport",
     "GradientVerdict",
     "InputError",
     "JacobianVerdict",
@@ -27,4 +29,5 @@ __all__ = [
     "Tolerance",
     "__version__",
     "check",
+    "explain",
 ]

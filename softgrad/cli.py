@@ -260,6 +260,64 @@ def _emit(
     write_output(text, output, sources)
 
 
+EXPLAIN_HELP = """Show the derivation of dE/dz with the actual numbers, step by step.
+
+Softmax, loss, dE/ds, the softmax Jacobian J(s), the vector–Jacobian product, the fused shortcut and why
+they agree. With --grad or --jacobian, the step where your numbers went wrong, beside the right one.
+
+\b
+Examples:
+  softgrad explain --z 1.75 1.75 --t 0 1
+  softgrad explain --z 1.75 1.75 --t 0 1 --grad 6.125 2.625
+  softgrad explain --z 1.75 1.75 --t 0 1 --jacobian -1.3125 -3.0625 -3.0625 -1.3125
+"""
+
+
+@cli.command("explain", cls=NumbersCommand, help=EXPLAIN_HELP)
+@input_options
+@output_options(["table", "json"])
+def explain_cmd(fmt: str, output: str | None, no_color: bool, **inputs: Any) -> int:
+    from softgrad.explain import explain
+    from softgrad.inputs import problem_from_options
+    from softgrad.render.explain_doc import explain_document
+
+    problem, sources = problem_from_options(**inputs)
+    report = explain(problem, rtol=inputs["rtol"], atol=inputs["atol"])
+    _emit(report.to_dict(), lambda: explain_document(report), fmt, output, no_color, sources)
+    return ExitCode.OK if report.ok else ExitCode.FAIL
+
+
+MISTAKES_HELP = """List the catalogue of known mistakes, or show one at an input.
+
+Without ID: every entry's id, title, wrong formula and the inputs that expose it. With ID: that mistake's
+gradient (and wrong Jacobian, for Jacobian mistakes) next to the reference, at --z/--t or, without them,
+at an input softgrad finds that exposes it.
+
+\b
+Examples:
+  softgrad mistakes
+  softgrad mistakes jacobian_at_logits --z 1.75 1.75 --t 0 1
+  softgrad mistakes assumes_one_hot
+"""
+
+
+@cli.command("mistakes", cls=NumbersCommand, help=MISTAKES_HELP)
+@click.argument("mistake_id", metavar="[ID]", required=False)
+@click.option("--z", "z", multiple=True, metavar="Z1 Z2 ...", help="Logits to evaluate the mistake at.")
+@click.option("--t", "t", multiple=True, metavar="T1 T2 ...", help="Targets (or --label).")
+@click.option("--label", type=int, metavar="I", help="Class index instead of --t.")
+@click.option("--temperature", type=float, default=1.0, metavar="τ", help="Softmax temperature [default: 1].")
+@output_options(["table", "json"])
+def mistakes_cmd(
+    mistake_id: str | None, z: tuple[str, ...], t: tuple[str, ...], label: int | None, temperature: float, **out: Any
+) -> int:
+    from softgrad.catalogue_cli import mistakes_output
+
+    data, document = mistakes_output(mistake_id, z, t, label, temperature)
+    _emit(data, document, out["fmt"], out["output"], out["no_color"], ())
+    return ExitCode.OK
+
+
 def main(args: Sequence[str] | None = None, prog_name: str = "softgrad") -> Any:
     """Console-script entry point."""
     return cli.main(args=args, prog_name=prog_name)

@@ -104,7 +104,8 @@ def rank_matches(
         both_finite = np.isfinite(user) & np.isfinite(wrong[0])
         max_abs = float(np.max(err[both_finite])) if both_finite.any() else 0.0
         ranked.append(Match(mid, max_abs, ratio))
-    ranked.sort(key=lambda m: (m.ratio, m.max_abs_err))
+    nonfinite = not bool(np.all(np.isfinite(user)))
+    ranked.sort(key=lambda m: (m.ratio, not (nonfinite and MISTAKES[m.id].numerical), m.max_abs_err))
     return [m for m in ranked if m.ratio <= 1.0], ranked
 
 

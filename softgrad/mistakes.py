@@ -34,6 +34,13 @@ class Mistake:
     scaled: bool = True
     #: "row" (one example) or "batch" (across rows)
     scope: str = "row"
+    #: the derivation step (see :data:`STEPS`) where this mistake departs from the right derivation
+    step: str = "gradient"
+    #: for Jacobian mistakes: the wrong Jacobian as a formula
+    jacobian_formula: str = ""
+    #: a floating-point failure (overflow, underflow) rather than a wrong formula: preferred when the user's
+    #: gradient holds NaN or inf
+    numerical: bool = False
 
     def gradient(self, z: Array, t: Array, temperature: float = 1.0) -> Array:
         """The wrong gradient dE/dz this mistake produces at (z, t), shape (N, K)."""
@@ -57,6 +64,10 @@ class Mistake:
             "scope": self.scope,
             "jacobian": self.jacobian_fn is not None,
         }
+
+
+#: The steps of the derivation, in order, as ``explain`` shows them.
+STEPS = ("softmax", "loss", "dE_ds", "jacobian", "vjp", "fused", "temperature", "gradient")
 
 
 class Catalogue(Mapping[str, Mistake]):
@@ -184,6 +195,8 @@ MISTAKES = Catalogue(
             "almost any input; the classic z = (1.75, 1.75), t = (0, 1) gives (6.125, 2.625)",
             _jacobian_at_logits,
             jacobian_fn=_full_jacobian,
+            jacobian_formula="J(z) = diag(z) − z zᵀ",
+            step="jacobian",
         ),
         Mistake(
             "diagonal_only",
@@ -192,6 +205,8 @@ MISTAKES = Catalogue(
             "any input with a target on a class whose probability is not 1",
             _diagonal_only,
             jacobian_fn=lambda u: _diag(softmax(u) * (1 - softmax(u))),
+            jacobian_formula="diag(s ⊙ (1 − s))",
+            step="jacobian",
         ),
         Mistake(
             "missing_outer_term",
@@ -200,6 +215,8 @@ MISTAKES = Catalogue(
             "any input: the result is −t, which ignores the logits entirely",
             _missing_outer_term,
             jacobian_fn=lambda u: _diag(softmax(u)),
+            jacobian_formula="diag(s)",
+            step="jacobian",
         ),
         Mistake(
             "hadamard_rowsum",
@@ -207,6 +224,7 @@ MISTAKES = Catalogue(
             "Σ_k (g ⊙ J(s))_jk = g_j · Σ_k J(s)_jk",
             "any input: the rows of J(s) sum to 0, so the result is always the zero vector",
             _hadamard_rowsum,
+            step="vjp",
         ),
         Mistake(
             "no_jacobian",
@@ -214,6 +232,7 @@ MISTAKES = Catalogue(
             "g = −t / s",
             "any input with a non-zero target",
             _no_jacobian,
+            step="vjp",
         ),
         Mistake(
             "sign_flipped",
@@ -221,6 +240,7 @@ MISTAKES = Catalogue(
             "t − s·S",
             "any input where the gradient is not zero",
             _sign_flipped,
+            step="fused",
         ),
         Mistake(
             "logits_as_probabilities",
@@ -228,6 +248,7 @@ MISTAKES = Catalogue(
             "z·S − t",
             "any input whose logits are not already probabilities",
             _logits_as_probabilities,
+            step="softmax",
         ),
         Mistake(
             "double_softmax",
@@ -235,6 +256,7 @@ MISTAKES = Catalogue(
             "J(s) · (softmax(s)·S − t)",
             "asymmetric logits with K >= 3; at z = (1.75, 1.75), t = (0, 1) it coincides with nll_on_probabilities",
             _double_softmax,
+            step="softmax",
         ),
         Mistake(
             "nll_on_probabilities",
@@ -242,6 +264,7 @@ MISTAKES = Catalogue(
             "−J(s) · t",
             "asymmetric logits with K >= 3; at z = (1.75, 1.75), t = (0, 1) it coincides with double_softmax",
             _nll_on_probabilities,
+            step="dE_ds",
         ),
         Mistake(
             "assumes_one_hot",
@@ -249,6 +272,7 @@ MISTAKES = Catalogue(
             "s − t",
             "targets with Σt ≠ 1 (unnormalised soft labels); equals the reference whenever Σt = 1",
             _assumes_one_hot,
+            step="fused",
         ),
         Mistake(
             "binary_ce_through_softmax",
@@ -256,6 +280,7 @@ MISTAKES = Catalogue(
             "J(s) · (−t/s + (1 − t)/(1 − s))",
             "any input with K >= 2 and a target below 1 somewhere",
             _binary_ce_through_softmax,
+            step="dE_ds",
         ),
         Mistake(
             "missing_temperature",
@@ -264,6 +289,7 @@ MISTAKES = Catalogue(
             "only with --temperature τ ≠ 1",
             _reference_unscaled,
             scaled=False,
+            step="temperature",
         ),
         Mistake(
             "no_max_shift",
@@ -271,6 +297,8 @@ MISTAKES = Catalogue(
             "exp(z) / Σ exp(z), overflowing",
             "large logits (above about 709): overflow gives NaN or inf",
             _no_max_shift,
+            step="softmax",
+            numerical=True,
         ),
         Mistake(
             "chained_underflow",
@@ -278,6 +306,8 @@ MISTAKES = Catalogue(
             "(−t/s) · J(s) with s_k = 0, so −t/s = −inf",
             "a target on a class whose logit is about 745 or more below the largest",
             _chained_underflow,
+            step="dE_ds",
+            numerical=True,
         ),
     ]
 )

@@ -69,3 +69,23 @@ def matrix_lines(rows: Sequence[Sequence[float]], digits: int = 6) -> list[str]:
     cells = [[num(x, digits) for x in r] for r in rows]
     width = max((len(c) for r in cells for c in r), default=1)
     return ["[" + "  ".join(c.rjust(width) for c in r) + "]" for r in cells]
+
+
+def side_by_side(left: Sequence[str], right: Sequence[str], gap: int = 6) -> list[str]:
+    """Two blocks of text lines next to each other, the left one padded to a common width."""
+    width = max((len(x) for x in left), default=0)
+    n = max(len(left), len(right))
+    lft = [*left, *[""] * (n - len(left))]
+    rgt = [*right, *[""] * (n - len(right))]
+    return [(a.ljust(width + gap) + b).rstrip() for a, b in zip(lft, rgt, strict=True)]
+
+
+def value_lines(value: float | Sequence[float] | Sequence[Sequence[float]] | None, digits: int = 6) -> list[str]:
+    """A scalar, vector or matrix as text lines."""
+    if value is None:
+        return ["—"]
+    if isinstance(value, float):
+        return [num(value, digits)]
+    if value and isinstance(value[0], Sequence):
+        return matrix_lines(value, digits)  # type: ignore[arg-type]
+    return [vector(value, digits)]  # type: ignore[arg-type]

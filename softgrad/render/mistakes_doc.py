@@ -1,0 +1,57 @@
+"""The catalogue (``softgrad mistakes``) as documents."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from softgrad.mistakes import Mistake
+from softgrad.render.layout import Cell, Document, Table, line, side_by_side, value_lines
+
+
+def catalogue_document(entries: Sequence[Mistake]) -> Document:
+    table = Table(["id", "title", "wrong formula", "exposed by"], title=f"{len(entries)} known mistakes")
+    for m in entries:
+        table.add(Cell(m.id, "bold"), m.title, Cell(m.formula, "warn"), m.exposes)
+    return [
+        table,
+        line(Cell("notation: s = softmax(z), g = −t/s, J(x) = diag(x) − x xᵀ, S = Σt", "dim")),
+        line(Cell("details and numbers: softgrad mistakes ID [--z ... --t ...]", "dim")),
+    ]
+
+
+def mistake_document(m: Mistake, data: dict[str, object]) -> Document:
+    """One entry, evaluated at an input (``data`` is the JSON dict of ``softgrad mistakes ID``)."""
+    at = data["at"]
+    assert isinstance(at, dict)
+    doc: Document = [
+        line(Cell(m.id, "head"), f" — {m.title}"),
+        line("  wrong formula: ", Cell(m.formula, "warn")),
+        line("  exposed by:    ", m.exposes),
+        line("  goes wrong at: ", m.step),
+        line(""),
+        line(
+            f"at z = {value_lines(at['z'])[0]}, t = {value_lines(at['t'])[0]}"
+            + (f", τ = {at['temperature']:g}" if at["temperature"] != 1.0 else "")
+            + (" (found by softgrad: an input that exposes it)" if at.get("found") else "")
+        ),
+    ]
+    left = [f"{m.id}:", *("  " + x for x in value_lines(data["gradient"]))]  # type: ignore[arg-type]
+    right = ["reference s·Σt − t:", *("  " + x for x in value_lines(data["reference"]))]  # type: ignore[arg-type]
+    doc.extend(line("  ", x) for x in side_by_side(left, right))
+    if data.get("jacobian") is not None:
+        left = [f"{m.jacobian_formula}:", *("  " + x for x in value_lines(data["jacobian"]))]  # type: ignore[arg-type]
+        right = ["J(s) = diag(s) − s sᵀ:", *("  " + x for x in value_lines(data["expected_jacobian"]))]  # type: ignore[arg-type]
+        doc.extend(line("  ", x) for x in side_by_side(left, right))
+    differs = bool(data["differs"])
+    doc.append(
+        line(
+            "  ",
+            Cell(
+                "differs from the reference here" if differs else "equals the reference at this input",
+                "bad" if differs else "warn",
+            ),
+        )
+    )
+    if not differs and data.get("exposing_command"):
+        doc.append(line(f"  an input that exposes it: {data['exposing_command']}"))
+    return doc

@@ -1,0 +1,106 @@
+"""`softgrad explain`: the derivation with numbers, and the wrong step beside the right one."""
+
+from __future__ import annotations
+
+from softgrad import explain
+from tests.conftest import run, run_json
+
+WORKED = ("explain", "--z", "1.75", "1.75", "--t", "0", "1")
+
+EXPECTED_WRONG_GRAD = """\
+softgrad explain — z = [1.75, 1.75], t = [0, 1]
+
+1. softmax
+   s = softmax(z) = exp(z − max) / Σ exp(z − max)
+     = [0.5, 0.5]
+   subtracting the max logit changes nothing mathematically and keeps exp from overflowing
+
+2. cross-entropy loss
+   E = −Σ_k t_k·log s_k
+     = 0.693147
+
+3. derivative of the loss with respect to s
+   g = dE/ds = −t / s
+     = [0, -2]
+   classes with t_k = 0 contribute 0
+
+4. softmax Jacobian, evaluated at s (not at z)
+   J(s) = ds/dz = diag(s) − s sᵀ,   J_jk = s_j·(δ_jk − s_k)
+     = [ 0.25  -0.25]
+       [-0.25   0.25]
+
+5. chain rule: vector–Jacobian product
+   dE/dz = g · J(s),   (g·J)_k = Σ_j g_j·s_j·(δ_jk − s_k)
+     = [0.5, -0.5]
+
+6. the fused shortcut, and why the two agree
+   dE/dz = s·Σt − t
+     = [0.5, -0.5]
+   g_j·s_j = −t_j, so Σ_j g_j·s_j·(δ_jk − s_k) = −t_k + s_k·Σ_j t_j: the chain collapses to s·Σt − t \
+(= s − t for one-hot or normalised targets)
+
+✗ jacobian_at_logits: softmax Jacobian evaluated at the logits z instead of at s = softmax(z)
+  where it goes wrong: step 4, softmax Jacobian, evaluated at s (not at z)
+    wrong: J(z) = diag(z) − z zᵀ      right: J(s) = diag(s) − s sᵀ
+      [-1.3125  -3.0625]                [ 0.25  -0.25]
+      [-3.0625  -1.3125]                [-0.25   0.25]
+  which then gives: step 5, chain rule: vector–Jacobian product
+    wrong: g · J(z)       right: g · J(s) = s·Σt − t
+      [6.125, 2.625]        [0.5, -0.5]
+
+status: FAIL
+"""
+
+
+def test_explain_worked_example_with_wrong_gradient_line_by_line() -> None:
+    r = run(*WORKED, "--grad", "6.125", "2.625")
+    assert r.exit_code == 1
+    assert r.stderr == ""
+    assert r.stdout.splitlines() == EXPECTED_WRONG_GRAD.splitlines()
+
+
+def test_explain_without_user_numbers_passes() -> None:
+    r = run(*WORKED)
+    assert r.exit_code == 0
+    assert r.stdout.rstrip().endswith("status: PASS")
+    assert "J(z)" not in r.stdout
+
+
+def test_explain_with_wrong_jacobian() -> None:
+    r = run(*WORKED, "--jacobian", "-1.3125", "-3.0625", "-3.0625", "-1.3125")
+    assert r.exit_code == 1
+    assert "wrong: J(z) = diag(z) − z zᵀ      right: J(s) = diag(s) − s sᵀ" in r.stdout
+
+
+def test_explain_json_has_the_same_steps() -> None:
+    code, d = run_json(*WORKED, "--grad", "6.125", "2.625")
+    assert code == 1
+    assert [s["id"] for s in d["steps"]] == ["softmax", "loss", "dE_ds", "jacobian", "vjp", "fused"]
+    steps = {s["id"]: s for s in d["steps"]}
+    assert steps["softmax"]["value"] == [0.5, 0.5]
+    assert steps["dE_ds"]["value"] == [0.0, -2.0]
+    assert steps["jacobian"]["value"] == [[0.25, -0.25], [-0.25, 0.25]]
+    assert steps["vjp"]["value"] == [0.5, -0.5]
+    assert steps["fused"]["value"] == [0.5, -0.5]
+    wrong = d["wrong_steps"][0]
+    assert wrong["mistake"] == "jacobian_at_logits" and wrong["step"] == "jacobian"
+    assert wrong["wrong"]["value"] == [[-1.3125, -3.0625], [-3.0625, -1.3125]]
+    assert wrong["right"]["value"] == [[0.25, -0.25], [-0.25, 0.25]]
+
+
+def test_explain_temperature_step() -> None:
+    code, d = run_json("explain", "--z", "2", "0.5", "-1", "--t", "0", "1", "0", "--temperature", "2")
+    assert code == 0
+    assert d["steps"][-1]["id"] == "temperature"
+
+
+def test_explain_unstable_input_says_why() -> None:
+    r = run("explain", "--z", "0", "-800", "--t", "0", "1")
+    assert r.exit_code == 0
+    assert "s[1] underflows to 0" in r.stdout
+
+
+def test_explain_api() -> None:
+    rep = explain([1.75, 1.75], [0, 1], grad=[6.125, 2.625])
+    assert rep.status == "fail" and not rep.ok
+    assert rep.to_dict()["wrong_steps"][0]["mistake"] == "jacobian_at_logits"
