@@ -195,7 +195,7 @@ def diagnose_gradient(
     notes += _agreement_notes(agreement, g, fused, verdict)
     if not np.all(np.isfinite(g)):
         notes.append(_nonfinite_note(matches))
-    closest = tuple(ranked[:3]) if verdict == "unknown" else ()
+    closest = tuple(sorted(ranked, key=lambda m: m.max_abs_err)[:3]) if verdict == "unknown" else ()
     return GradientVerdict(
         gradient=_vec(g),
         comparison=cmp,

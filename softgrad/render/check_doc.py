@@ -176,7 +176,7 @@ def _user_gradient(u: GradientVerdict) -> Document:
             line(
                 CROSS,
                 f" your gradient does not match the reference (max abs err {num(c.max_abs_err, 3)}, "
-                f"worst at index {c.worst_index})",
+                f"furthest out of tolerance at index {c.worst_index})",
             )
         )
     if u.verdict == "mistake":
