@@ -175,7 +175,7 @@ def _user_gradient(u: GradientVerdict) -> Document:
         doc.append(
             line(
                 CROSS,
-                f" your gradient does not match the reference (max abs err {num(c.max_abs_err, 3)}, "
+                f" your gradient does not match the reference (max abs err {num(c.max_abs_err, 4)}, "
                 f"furthest out of tolerance at index {c.worst_index})",
             )
         )
