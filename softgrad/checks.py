@@ -79,7 +79,7 @@ def check(
     comparisons: dict[str, Comparison] = {}
     unstable: list[str] = []
     failures: list[str] = []
-    instability = core.chained_instability(z2, t2, tau)[0]
+    instability = core.chained_instability(z2, t2, tau, p.dtype)[0]
     chained_out: Array | None = chained
     if instability is not None or not np.all(np.isfinite(chained)):
         unstable.append(f"chained: {instability.reason if instability else 'the product overflows'}")
@@ -105,7 +105,10 @@ def check(
             "of vᵀ·∇L with vᵀ·fused; worst_index is the direction",
         )
     comparisons["finite_difference"] = fd_cmp
-    if not fd_cmp.ok:
+    fd_problem = _fd_problem(fdr, fused)
+    if fd_problem:
+        unstable.append(f"finite difference: {fd_problem}")
+    elif not fd_cmp.ok:
         failures.append("finite_difference")
 
     wrong = mistake_gradients(z2, t2, tau)
@@ -144,6 +147,17 @@ def check(
         user_jacobian=user_jac,
         failures=tuple(failures),
     )
+
+
+def _fd_problem(fdr: core.FiniteDifference, fused: Array) -> str:
+    """Why the finite difference cannot confirm the reference here, or ''."""
+    if not (np.all(np.isfinite(fdr.value)) and np.all(np.isfinite(fdr.error))):
+        return "not computable here (the loss or the step overflows); it cannot confirm the reference"
+    limit = max(1e-3, 0.1 * float(np.max(np.abs(fused))))
+    worst = float(np.max(fdr.error))
+    if worst > limit:
+        return f"its error estimate ({worst:.3g}) is too large to confirm the reference here"
+    return ""
 
 
 def _title(mid: str) -> str:

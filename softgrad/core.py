@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,23 +33,36 @@ FD_BLOCK_ROWS = 4096
 def softmax(u: Array) -> Array:
     """Probabilities along the last axis, computed stably (max-shifted)."""
     m = np.max(u, axis=-1, keepdims=True)
-    e = np.exp(u - m)
-    out: Array = e / np.sum(e, axis=-1, keepdims=True)
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp(u - m)  # u − m may overflow to −inf for logits of ±1e308: exp gives the right 0
+        out: Array = e / np.sum(e, axis=-1, keepdims=True)
     return out
 
 
-def logsumexp(u: NDArray[np.floating] | NDArray[np.complexfloating], axis: int = -1) -> NDArray[np.generic]:
+def logsumexp(u: NDArray[Any], axis: int = -1) -> NDArray[Any]:
     """``log Σ exp(u)`` along ``axis``, max-shifted on the real part (so complex input works too)."""
     m = np.max(u.real, axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0.0)
-    out: NDArray[np.generic] = np.squeeze(m, axis=axis) + np.log(np.sum(np.exp(u - m), axis=axis))
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        out: NDArray[Any] = np.squeeze(m, axis=axis) + np.log(np.sum(np.exp(u - m), axis=axis))
+    return out
+
+
+def _loss_along(u: NDArray[Any], t: Array, axis: int) -> NDArray[Any]:
+    """``−Σ t·log softmax(u)`` along ``axis`` from the max-shifted log-softmax, so that huge logits do
+    not cancel; real or complex ``u``."""
+    m = np.max(u.real, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        d = u - m
+        log_s = d - np.log(np.sum(np.exp(d), axis=axis, keepdims=True))
+        out: NDArray[Any] = -np.sum(np.where(t > 0, t * log_s, 0.0), axis=axis)
     return out
 
 
 def loss(z: Array, t: Array, temperature: float = 1.0) -> Array:
     """Cross-entropy ``−Σ t·log softmax(z/τ)`` per row."""
-    u = z / temperature
-    out: Array = np.sum(t, axis=-1) * logsumexp(u) - np.sum(t * u, axis=-1)
+    out: Array = _loss_along(z / temperature, t, -1)
     return out
 
 
@@ -122,25 +136,31 @@ class Instability:
     reason: str
 
 
-def chained_instability(z: Array, t: Array, temperature: float = 1.0) -> list[Instability | None]:
-    """Per row: the first class whose ``−t/s`` is not finite (s underflowed), or None."""
+def chained_instability(
+    z: Array, t: Array, temperature: float = 1.0, dtype: str = "float64"
+) -> list[Instability | None]:
+    """Per row: the first class where ``−t/s`` cannot be trusted in ``dtype``, or None.
+
+    That is a target ``t_k > 0`` on a probability that underflows to 0 or is subnormal in ``dtype``, or
+    whose ``t_k/s_k`` overflows ``dtype``.
+    """
     s = softmax(z / temperature)
-    g = dE_ds(t, s)
-    bad = ~np.isfinite(g)
-    out: list[Instability | None] = []
-    for row in range(s.shape[0]):
-        idx = np.flatnonzero(bad[row])
-        if idx.size == 0:
-            out.append(None)
-            continue
-        k = int(idx[0])
-        what = "underflows to 0" if s[row, k] == 0 else f"is subnormal ({s[row, k]:.3g})"
-        out.append(
-            Instability(
-                k,
-                f"s[{k}] {what}, so −t/s is infinite; the fused form s·Σt − t is the stable one",
-            )
-        )
+    info = np.finfo(np.dtype(dtype))
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        ratio = np.where(t > 0, t / s, 0.0)
+    bad = (t > 0) & ((s < info.tiny) | ~(ratio <= float(info.max)))
+    out: list[Instability | None] = [None] * s.shape[0]
+    for row in np.flatnonzero(bad.any(axis=1)):
+        k = int(np.flatnonzero(bad[row])[0])
+        sk = float(s[row, k])
+        if sk < float(np.finfo(np.dtype(dtype)).smallest_subnormal):
+            what = "underflows to 0"
+        elif sk < info.tiny:
+            what = f"is subnormal in {dtype} ({sk:.3g})"
+        else:
+            what = f"is {sk:.3g}"
+        out_of = "is infinite" if dtype == "float64" else f"overflows {dtype}"
+        out[int(row)] = Instability(k, f"s[{k}] {what}, so −t/s {out_of}; the fused form s·Σt − t is the stable one")
     return out
 
 
@@ -167,11 +187,9 @@ def _steps(z: Array) -> Array:
     return out
 
 
-def _columns_loss(zt: Array, tt: Array, temperature: float) -> Array:
+def _columns_loss(zt: NDArray[Any], tt: Array, temperature: float) -> NDArray[Any]:
     """Loss for column-major blocks: ``zt`` and ``tt`` are (K, B)."""
-    u = zt / temperature
-    out: Array = np.sum(tt, axis=0) * logsumexp(u, axis=0) - np.sum(tt * u, axis=0)
-    return out
+    return _loss_along(zt / temperature, tt, 0)
 
 
 def finite_difference(
@@ -208,7 +226,7 @@ def finite_difference(
                 h = 1e-20 * np.maximum(1.0, np.abs(zt))
                 for j in range(k):
                     zc[j] += 1j * h[j]
-                    d = _columns_loss(zc, tt, temperature).imag / h[j]  # type: ignore[arg-type]
+                    d = _columns_loss(zc, tt, temperature).imag / h[j]
                     zc[j] = zt[j]
                     value[rows, j] = d
                     error[rows, j] = 4 * EPS * (np.abs(d) + np.sum(np.abs(tt), axis=0) / temperature)
