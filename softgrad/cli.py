@@ -97,6 +97,24 @@ class SoftgradGroup(click.Group):
         return code
 
 
+class _Tolerance(click.ParamType):
+    """A finite number >= 0."""
+
+    name = "tolerance"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            x = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not (x >= 0 and x != float("inf")):
+            self.fail(f"{value!r} must be a finite number >= 0", param, ctx)
+        return x
+
+
+TOLERANCE = _Tolerance()
+
+
 def use_color(no_color: bool) -> bool:
     return not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
 
@@ -201,8 +219,8 @@ def input_options(f: Callable[..., Any]) -> Callable[..., Any]:
             show_default=True,
             help="Precision your numbers were computed in; selects the default tolerances.",
         ),
-        click.option("--rtol", type=float, metavar="R", help="Relative tolerance (default per --dtype)."),
-        click.option("--atol", type=float, metavar="A", help="Absolute tolerance (default per --dtype)."),
+        click.option("--rtol", type=TOLERANCE, metavar="R", help="Relative tolerance (default per --dtype)."),
+        click.option("--atol", type=TOLERANCE, metavar="A", help="Absolute tolerance (default per --dtype)."),
     ]
     for opt in reversed(opts):
         f = opt(f)

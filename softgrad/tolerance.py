@@ -37,6 +37,11 @@ DTYPES = tuple(DEFAULT_TOLERANCES)
 
 def tolerance_for(dtype: str, rtol: float | None = None, atol: float | None = None) -> Tolerance:
     """The default tolerance of ``dtype`` with ``rtol``/``atol`` overriding it where given."""
+    from softgrad.errors import InputError
+
+    for name, value in (("rtol", rtol), ("atol", atol)):
+        if value is not None and not (np.isfinite(value) and value >= 0):
+            raise InputError(name, f"must be a finite number >= 0, got {value!r}")
     base = DEFAULT_TOLERANCES[dtype]
     return Tolerance(base.rtol if rtol is None else rtol, base.atol if atol is None else atol)
 
