@@ -97,7 +97,7 @@ class SoftgradGroup(click.Group):
         return code
 
 
-class _Tolerance(click.ParamType):
+class _Tolerance(click.ParamType):  # type: ignore[type-arg]
     """A finite number >= 0."""
 
     name = "tolerance"

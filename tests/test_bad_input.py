@@ -77,7 +77,7 @@ CASES: list[tuple[str, tuple[str, ...], str, str | None]] = [
     (
         "case not json",
         ("check", "--case", "{d}/broken.json"),
-        "broken.json:1:14: invalid JSON: Expecting',' delimiter",
+        "broken.json:1:14: invalid JSON: Expecting ',' delimiter",
         None,
     ),
     ("case array", ("check", "--case", "{d}/array.json"), "expected a JSON object", None),
