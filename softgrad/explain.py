@@ -259,11 +259,13 @@ def mistake_at(mistake_id: str, problem: Problem | None = None) -> dict[str, obj
         **m.to_dict(),
         "step": m.step,
         "at": {"z": _vec(problem.z), "t": _vec(problem.t), "temperature": tau, "found": found},
-        "gradient": _vec(wrong[0]),
-        "reference": _vec(ref[0]),
+        "gradient": _value_json(_vec(wrong[0])),
+        "reference": _value_json(_vec(ref[0])),
         "differs": bool(differs(wrong, ref, tolerance_for(problem.dtype))[0]),
-        "jacobian": None if wrong_j is None else _mat(wrong_j[0]),
-        "expected_jacobian": None if wrong_j is None else _mat(core.softmax_jacobian(core.softmax(z2 / tau))[0] / tau),
+        "jacobian": None if wrong_j is None else _value_json(_mat(wrong_j[0])),
+        "expected_jacobian": None
+        if wrong_j is None
+        else _value_json(_mat(core.softmax_jacobian(core.softmax(z2 / tau))[0] / tau)),
         "exposing_command": exposing.command() if exposing else None,
     }
     return out

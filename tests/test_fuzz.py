@@ -1,0 +1,71 @@
+"""Fuzzing: random argument lists never crash softgrad. The exit code is 0, 1 or 2, stderr never holds a
+traceback, and stdout is valid JSON whenever --format json was asked for (and the exit code is not 2)."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from softgrad.cli import cli
+
+OPTIONS = [
+    "--z", "--t", "--label", "--grad", "--jacobian", "--temperature", "--dtype", "--rtol", "--atol", "--fd",
+    "--seed", "--format", "--no-color", "--case", "--z-file", "--t-file", "--",
+]  # fmt: skip
+WORDS = ["json", "table", "float32", "float64", "complex", "full", "directional", "-", "nan", "inf", "-inf", "1e999",
+         "0x10", "abc", "", " ", "1,2", "-0", "1e-320", "1e308", "-1e308", "0", "1", "2", "-1", "3.5"]  # fmt: skip
+numbers = st.floats(allow_nan=True, allow_infinity=True).map(repr)
+tokens = st.one_of(st.sampled_from(OPTIONS), st.sampled_from(WORDS), numbers, st.text(max_size=6))
+
+
+def _invoke(args: list[str]) -> tuple[int, str, str]:
+    r = CliRunner().invoke(cli, args, catch_exceptions=True)
+    assert r.exc_info is None or r.exc_info[0] is SystemExit, "".join(
+        __import__("traceback").format_exception(*r.exc_info)
+    )
+    return r.exit_code, r.stdout, r.stderr
+
+
+def _assert_sane(args: list[str]) -> None:
+    code, out, err = _invoke(args)
+    assert code in (0, 1, 2), (args, code, err)
+    assert "Traceback" not in err
+    if "--format" in args and "json" in args and code != 2 and "--" not in args:
+        json.loads(out)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(["check", "explain", "mistakes"]), st.lists(tokens, max_size=12))
+@example("check", ["--z", "1e308", "-1e308", "--t", "0", "1", "--format", "json"])
+@example("check", ["--z", "nan", "--t"])
+@example("check", ["--z", "1", "1e-320", "--t", "1e-320", "1", "--grad", "inf", "-inf", "--format", "json"])
+@example("explain", ["--z", "1", "2", "--t", "0", "1", "--jacobian", "nan", "1", "2", "3", "--format", "json"])
+@example("mistakes", ["no_max_shift", "--z", "1000", "0", "--t", "0", "1", "--format", "json"])
+@example("check", ["--z", "0", "0", "--t", "0", "1", "--temperature", "1e-300", "--format", "json"])
+def test_random_arguments(command: str, args: list[str]) -> None:
+    _assert_sane([command, *args])
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.floats(-1e308, 1e308), min_size=2, max_size=6),
+    st.lists(st.floats(0, 1e6), min_size=2, max_size=6),
+    st.sampled_from(["auto", "complex", "full"]),
+    st.floats(1e-3, 1e3),
+)
+@example([1e308, -1e308], [0.0, 1.0], "auto", 1.0)
+@example([5e-324, 0.0], [1e6, 0.0], "complex", 1e-3)
+def test_random_numbers_give_an_honest_status(z: list[float], t: list[float], fd: str, tau: float) -> None:
+    n = min(len(z), len(t))
+    args = ["check", "--z", *map(repr, z[:n]), "--t", *map(repr, t[:n]), "--fd", fd]
+    args += ["--temperature", repr(tau), "--format", "json"]
+    code, out, err = _invoke(args)
+    assert code in (0, 1), err
+    d = json.loads(out)
+    assert d["status"] in ("pass", "unstable", "fail")
+    if d["status"] == "unstable":
+        assert d["unstable"]
+    assert all(v is not None for v in d["gradients"]["fused"])
