@@ -58,8 +58,18 @@ class NumbersCommand(click.Command):
         return super().parse_args(ctx, expand_multi_values(args, self.many))
 
 
+class _Interrupted(Exception):
+    """Ctrl-C inside a command, carried past click (which would print an extra blank line)."""
+
+
 class SoftgradGroup(click.Group):
     """Maps every error to one line on stderr and an exit code; never a traceback for bad input."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise _Interrupted from None
 
     def main(
         self,
@@ -86,7 +96,7 @@ class SoftgradGroup(click.Group):
         except click.exceptions.Abort:
             click.echo("softgrad: interrupted", err=True)
             code = ExitCode.INTERRUPTED
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, _Interrupted):
             click.echo("softgrad: interrupted", err=True)
             code = ExitCode.INTERRUPTED
         except SoftgradError as exc:
