@@ -7,6 +7,7 @@ import numpy as np
 from softgrad import core
 from softgrad.core import Array
 from softgrad.diagnose import (
+    Match,
     coinciding,
     differs,
     distinguishing_input,
@@ -17,6 +18,7 @@ from softgrad.diagnose import (
     rank_matches,
     wrong_entries,
 )
+from softgrad.mistakes import MISTAKES
 from softgrad.problem import ArrayLike, Problem, make_problem
 from softgrad.report import CheckReport, GradientVerdict, JacobianVerdict, MistakeRow
 from softgrad.tolerance import Comparison, Tolerance, compare, tolerance_for
@@ -113,7 +115,9 @@ def check(
 
     wrong = mistake_gradients(z2, t2, tau)
     mistakes = tuple(
-        MistakeRow(m_id, _title(m_id), _formula(m_id), _vec(g[0]), bool(differs(g, fused[None], tol)[0]))
+        MistakeRow(
+            m_id, MISTAKES[m_id].title, MISTAKES[m_id].formula, _vec(g[0]), bool(differs(g, fused[None], tol)[0])
+        )
         for m_id, g in wrong.items()
     )
     user = None
@@ -158,18 +162,6 @@ def _fd_problem(fdr: core.FiniteDifference, fused: Array) -> str:
     if worst > limit:
         return f"its error estimate ({worst:.3g}) is too large to confirm the reference here"
     return ""
-
-
-def _title(mid: str) -> str:
-    from softgrad.mistakes import MISTAKES
-
-    return MISTAKES[mid].title
-
-
-def _formula(mid: str) -> str:
-    from softgrad.mistakes import MISTAKES
-
-    return MISTAKES[mid].formula
 
 
 def diagnose_gradient(
@@ -248,7 +240,7 @@ def _agreement_notes(agree: dict[str, bool | None], g: Array, fused: Array, verd
     return notes
 
 
-def _nonfinite_note(matches: list) -> str:  # type: ignore[type-arg]
+def _nonfinite_note(matches: list[Match]) -> str:
     ids = {m.id for m in matches}
     if "no_max_shift" in ids:
         return "your gradient has NaN or inf: the softmax overflowed — subtract the max logit before exp"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from softgrad.core import FULL_FD_MAX_K
 from softgrad.mistakes import MISTAKES
 from softgrad.render.layout import Cell, Document, Table, line, matrix_lines, num, vector
-from softgrad.report import CheckReport, GradientVerdict, JacobianVerdict
+from softgrad.report import CheckReport, GradientVerdict, JacobianVerdict, MistakeRow
 from softgrad.tolerance import FORMULA, Comparison
 
 #: Up to this many classes the gradients are laid out with one column per component.
@@ -86,14 +86,14 @@ def _fd_text(r: CheckReport) -> str:
     return f"finite difference: {how}; allowed its own error estimate (max {num(max(r.fd_error), 3)}) on top"
 
 
-def _shown_mistakes(r: CheckReport) -> list:  # type: ignore[type-arg]
+def _shown_mistakes(r: CheckReport) -> list[MistakeRow]:
     ids = {CLASSIC}
     if r.user is not None:
         ids |= {m.id for m in r.user.matches}
     return [m for m in r.mistakes if m.id in ids]
 
 
-def _rows(r: CheckReport, shown: list) -> list[tuple[Cell, tuple[float, ...] | None, Cell]]:  # type: ignore[type-arg]
+def _rows(r: CheckReport, shown: list[MistakeRow]) -> list[tuple[Cell, tuple[float, ...] | None, Cell]]:
     chained_ok = r.comparisons["chained"].ok if "chained" in r.comparisons else None
     rows = [
         (Cell("fused s·Σt − t (reference)", "ref"), r.fused, Cell("ref", "ref")),
@@ -120,7 +120,7 @@ def _rows(r: CheckReport, shown: list) -> list[tuple[Cell, tuple[float, ...] | N
     return rows
 
 
-def _gradients_horizontal(r: CheckReport, shown: list) -> Table:  # type: ignore[type-arg]
+def _gradients_horizontal(r: CheckReport, shown: list[MistakeRow]) -> Table:
     t = Table(
         ["dE/dz", *[f"[{i}]" for i in range(r.k)], ""],
         align=["left", *["right"] * r.k, "left"],
@@ -131,7 +131,7 @@ def _gradients_horizontal(r: CheckReport, shown: list) -> Table:  # type: ignore
     return t
 
 
-def _gradients_vertical(r: CheckReport, shown: list) -> Table:  # type: ignore[type-arg]
+def _gradients_vertical(r: CheckReport, shown: list[MistakeRow]) -> Table:
     rows = _rows(r, shown)
     t = Table(
         ["k", "z", "t", "s", *[label.text.split(" (")[0].split(":")[0] for label, _, _ in rows]],
