@@ -92,6 +92,11 @@ def make_problem(
             raise InputError(names["t"], f"value {i + 1} is {tv[i]:g}: targets must be >= 0")
     if not (np.isfinite(temperature) and temperature > 0):
         raise InputError(names["temperature"], f"must be a positive number, got {temperature!r}")
+    with np.errstate(over="ignore"):
+        scaled = zv / temperature
+    if not np.all(np.isfinite(scaled)):
+        i = int(np.flatnonzero(~np.isfinite(scaled))[0])
+        raise InputError(names["temperature"], f"z/τ overflows: z[{i}]/τ = {zv[i]:g}/{temperature:g} is not finite")
     if dtype not in DTYPES:
         raise InputError(names["dtype"], f"must be one of {', '.join(DTYPES)}, got {dtype!r}")
     gv = None
