@@ -46,7 +46,69 @@ def bench_startup() -> None:
     print(f"  rich imported by `import softgrad.cli`: {'yes' if ' rich' in out else 'no'}")
 
 
-BENCHMARKS: dict[str, Callable[[], None]] = {"startup": bench_startup}
+DATA = ROOT / "benchmarks" / "data"
+
+
+def make_file(rows: int, k: int, seed: int = 0) -> Path:
+    """A CSV of ``rows`` rows: z (6 significant digits, as logged), one-hot t, g (float32 precision)."""
+    import numpy as np
+
+    from softgrad.core import fused_gradient
+
+    path = DATA / f"rows{rows}_k{k}.csv"
+    if path.exists():
+        return path
+    DATA.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    header = ",".join([f"z{i}" for i in range(k)] + [f"t{i}" for i in range(k)] + [f"g{i}" for i in range(k)])
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w") as fh:
+        fh.write(header + "\n")
+        step = max(1, 200_000 // k)
+        for start in range(0, rows, step):
+            n = min(step, rows - start)
+            z = np.array([f"{x:.6g}" for x in rng.normal(0, 3, n * k)], dtype=float).reshape(n, k)
+            t = np.eye(k)[rng.integers(0, k, n)]
+            g = fused_gradient(z, t)
+            np.savetxt(fh, np.hstack([z, t, g]), delimiter=",", fmt=["%.6g"] * k + ["%d"] * k + ["%.9g"] * k)
+    tmp.rename(path)
+    return path
+
+
+def run_measured(cmd: list[str]) -> tuple[float, float, int]:
+    """(wall seconds, peak RSS in MB of the child processes, exit code)."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    rc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False).returncode
+    wall = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return wall, max(peak, before) / 1024, rc
+
+
+def bench_batch() -> None:
+    """softgrad batch end to end against numpy.loadtxt alone, on the same files, in the same run."""
+    for rows, k in ((1_000_000, 10), (100_000, 100), (1_000, 1000)):
+        path = make_file(rows, k)
+        size = path.stat().st_size / 1e6
+        load = [sys.executable, "-c", f"import numpy as np; np.loadtxt({str(path)!r}, delimiter=',', skiprows=1)"]
+        lt_wall, lt_rss, _ = run_measured(load)
+        print(f"  K = {k:4d}, {rows:9,d} rows, {size:6.1f} MB:")
+        speed = rows / lt_wall
+        print(f"    numpy.loadtxt alone            {lt_wall:7.2f} s  {speed:11,.0f} rows/s  peak RSS {lt_rss:6.0f} MB")
+        for label, extra in (
+            ("softgrad batch --dtype float32", ["--dtype", "float32"]),
+            ("softgrad batch --jobs 1", ["--dtype", "float32", "--jobs", "1"]),
+        ):
+            wall, rss, rc = run_measured([SOFTGRAD, "batch", str(path), "--quiet", "--format", "json", *extra])
+            print(
+                f"    {label:30s} {wall:7.2f} s  {rows / wall:11,.0f} rows/s  peak RSS {rss:6.0f} MB"
+                f"  (exit {rc}; {lt_wall / wall:.2f}× loadtxt's speed)"
+            )
+
+
+BENCHMARKS: dict[str, Callable[[], None]] = {"startup": bench_startup, "batch": bench_batch}
 
 
 def main(argv: list[str]) -> None:

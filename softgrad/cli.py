@@ -7,7 +7,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar
+from typing import IO, Any, ClassVar
 
 import click
 
@@ -272,11 +272,14 @@ def _emit(
     output: str | None,
     no_color: bool,
     sources: Sequence[str],
+    text: str | IO[str] | None = None,
 ) -> None:
-    """Render (json, or a document as table/plain text) and write to stdout or --output."""
+    """Render (json, or a document as table/plain text; or ready ``text``) and write to stdout or --output."""
     from softgrad.output import write_output
 
-    if fmt == "json":
+    if text is not None:
+        pass
+    elif fmt == "json":
         from softgrad.render.json_out import render_json
 
         text = render_json(data)
@@ -344,6 +347,71 @@ def mistakes_cmd(
     data, document = mistakes_output(mistake_id, z, t, label, temperature)
     _emit(data, document, out["fmt"], out["output"], out["no_color"], ())
     return ExitCode.OK
+
+
+BATCH_HELP = """Check every row of CSV/TSV, JSON Lines or .npz files (- reads stdin).
+
+CSV/TSV columns are found by name: logits z0..z{K-1} (or z_0, z1..zK, logit_0), targets t0.. (or t_0,
+target_0) or one label column, and optionally your gradient g0.. (or g_0, grad_0); other columns are
+carried into the report. Each row is checked as `softgrad check` does, vectorised; with gradient
+columns, each failing row gets a diagnosis from the mistake catalogue.
+
+\b
+Exit codes: 0 every row passes (or is unstable), 1 a row fails, 2 usage error or a bad row
+(with --skip-bad, bad rows are listed and counted but the exit code comes from the good rows).
+
+\b
+Examples:
+  softgrad batch samples/batch/mixed.csv
+  softgrad batch logs/*.csv --format junit --output report.xml
+  softgrad batch rows.tsv --no-header --k 10 --label-column
+  softgrad batch grads.csv --reduction mean --batch-size 32
+  cat rows.csv | softgrad batch - --format json | jq .total.counts
+"""
+
+
+@cli.command("batch", help=BATCH_HELP)
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.option("--delimiter", metavar="C", help="Field delimiter (default: sniffed; 'tab' or \\t for tabs).")
+@click.option("--no-header", is_flag=True, help="The first line is data: columns are z (K), t (K) or a label, g (K).")
+@click.option("--k", "k", type=click.IntRange(min=2), metavar="K", help="Number of classes (with --no-header).")
+@click.option("--label-column", is_flag=True, help="With --no-header: one class-index column instead of K targets.")
+@click.option("--z-prefix", metavar="P", help="Name prefix of the logit columns (e.g. 'logit_').")
+@click.option("--t-prefix", metavar="P", help="Name prefix of the target columns.")
+@click.option("--grad-prefix", metavar="P", help="Name prefix of your gradient columns.")
+@click.option("--temperature", type=float, default=1.0, metavar="τ", help="Softmax temperature [default: 1].")
+@click.option("--dtype", type=click.Choice(DTYPES), default="float64", show_default=True, help="Selects tolerances.")
+@click.option("--rtol", type=TOLERANCE, metavar="R", help="Relative tolerance (default per --dtype).")
+@click.option("--atol", type=TOLERANCE, metavar="A", help="Absolute tolerance (default per --dtype).")
+@click.option(
+    "--fd",
+    type=click.Choice(["auto", "full", "directional", "complex"]),
+    default="auto",
+    show_default=True,
+    help="Finite difference: every component up to K = 256, random directions above (full forces all).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random directions.")
+@click.option(
+    "--reduction",
+    type=click.Choice(["none", "mean", "sum"]),
+    default="none",
+    show_default=True,
+    help="What your gradient rows are: per-row (none), or a batch mean or sum.",
+)
+@click.option("--batch-size", type=click.IntRange(min=1), metavar="B", help="Rows per batch (default: the whole file).")
+@click.option("--show", type=click.IntRange(min=0), default=10, show_default=True, help="Worst rows to list.")
+@click.option("--skip-bad", is_flag=True, help="Bad rows become warnings: still listed and counted.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option(
+    "--jobs", "-j", type=click.IntRange(min=1), default=None, metavar="N", help="Worker processes [default: CPUs]."
+)
+@output_options(["table", "json", "csv", "junit"])
+def batch_cmd(files: tuple[str, ...], fmt: str, output: str | None, no_color: bool, **o: Any) -> int:
+    from softgrad.batch_cli import run_batch_command
+
+    out = run_batch_command(files, fmt, o, output is None and not o["quiet"])
+    _emit(out.data, out.document, fmt, output, no_color, files, text=out.text)
+    return out.code
 
 
 def main(args: Sequence[str] | None = None, prog_name: str = "softgrad") -> Any:

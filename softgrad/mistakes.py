@@ -180,6 +180,30 @@ def _chained_underflow(u: Array, t: Array) -> Array:
         return vjp_softmax_jacobian(g, s)
 
 
+def _valid_rows(t: Array) -> int:
+    """Rows of a batch whose targets are not all zero (ignored rows do not count in a mean)."""
+    return max(1, int(np.count_nonzero(np.sum(t, axis=-1) > 0)))
+
+
+def _batch_sum_not_mean(u: Array, t: Array) -> Array:
+    return _reference_unscaled(u, t)
+
+
+def _batch_mean_twice(u: Array, t: Array) -> Array:
+    out: Array = _reference_unscaled(u, t) / _valid_rows(t) ** 2
+    return out
+
+
+def _softmax_over_batch_axis(u: Array, t: Array) -> Array:
+    out: Array = (softmax(u.T).T * _sum(t) - t) / _valid_rows(t)
+    return out
+
+
+def _ignored_rows_in_mean(u: Array, t: Array) -> Array:
+    out: Array = _reference_unscaled(u, t) / u.shape[0]
+    return out
+
+
 def _reference_unscaled(u: Array, t: Array) -> Array:
     out: Array = softmax(u) * _sum(t) - t
     return out
@@ -307,6 +331,42 @@ MISTAKES = Catalogue(
             _chained_underflow,
             step="dE_ds",
             numerical=True,
+        ),
+        Mistake(
+            "batch_sum_not_mean",
+            "sum and mean reductions confused: the batch gradient is N× (or 1/N×) the expected one",
+            "s·S − t per row where (s·S − t)/N was meant (or the reverse)",
+            "a batch of N >= 2 rows with user gradients; softgrad batch --reduction says what was meant",
+            _batch_sum_not_mean,
+            scope="batch",
+            step="gradient",
+        ),
+        Mistake(
+            "batch_mean_twice",
+            "the batch mean taken twice: the gradient divided by N²",
+            "(s·S − t) / N²",
+            "a batch of N >= 2 rows with --reduction mean",
+            _batch_mean_twice,
+            scope="batch",
+            step="gradient",
+        ),
+        Mistake(
+            "softmax_over_batch_axis",
+            "softmax taken over the batch axis (rows) instead of the class axis",
+            "softmax(z, axis=0)·S − t",
+            "a batch of N >= 2 distinct rows (N ≠ K makes it unmistakable)",
+            _softmax_over_batch_axis,
+            scope="batch",
+            step="softmax",
+        ),
+        Mistake(
+            "ignored_rows_in_mean",
+            "rows with all-zero targets (ignored rows) counted in the mean",
+            "(s·S − t) / N instead of / N_valid",
+            "a batch with --reduction mean that contains rows whose targets are all zero",
+            _ignored_rows_in_mean,
+            scope="batch",
+            step="gradient",
         ),
     ]
 )

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import IO
 
 from softgrad.errors import InputError
 
@@ -20,10 +22,11 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def write_output(text: str, output: str | None, inputs: Iterable[str] = ()) -> None:
-    """Write ``text`` to stdout (``output`` None or ``-``) or atomically to the file ``output``."""
+def write_output(text: str | IO[str], output: str | None, inputs: Iterable[str] = ()) -> None:
+    """Write ``text`` (a string, or a text stream copied from its start) to stdout (``output`` None or ``-``)
+    or atomically to the file ``output``."""
     if output is None or output == "-":
-        sys.stdout.write(text)
+        _copy(text, sys.stdout)
         sys.stdout.flush()
         return
     target = Path(output)
@@ -38,9 +41,17 @@ def write_output(text: str, output: str | None, inputs: Iterable[str] = ()) -> N
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
+            _copy(text, fh)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _copy(text: str | IO[str], out: IO[str]) -> None:
+    if isinstance(text, str):
+        out.write(text)
+    else:
+        text.seek(0)
+        shutil.copyfileobj(text, out, 1 << 20)

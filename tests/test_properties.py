@@ -27,7 +27,7 @@ def problems(draw: st.DrawFn, max_k: int = 50) -> tuple[np.ndarray, np.ndarray]:
         t = draw(arrays(np.float64, k, elements=st.floats(0, 1, allow_nan=False)))
         scale = draw(st.floats(0.1, 5.0))
         if kind == "soft":
-            scale = 1.0 / t.sum() if t.sum() > 0 else 0.0
+            scale = 1.0 / t.sum() if t.sum() > 1e-6 else 0.0
         t = t * scale if scale else np.full(k, 1.0 / k)
     return z, t
 
