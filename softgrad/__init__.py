@@ -6,6 +6,7 @@
 ('fail', 'jacobian_at_logits')
 """
 
+from softgrad.batch import BatchReport, check_batch
 from softgrad.checks import check
 from softgrad.errors import ExitCode, InputError, SoftgradError
 from softgrad.explain import ExplainReport, explain
@@ -18,6 +19,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_TOLERANCES",
     "MISTAKES",
+    "BatchReport",
     "CheckReport",
     "ExitCode",
     "ExplainReport",
@@ -29,5 +31,6 @@ __all__ = [
     "Tolerance",
     "__version__",
     "check",
+    "check_batch",
     "explain",
 ]

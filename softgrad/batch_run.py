@@ -216,7 +216,7 @@ def run_batch(
                 fr.summary.source = reader.source
                 fr.summary.k = reader.spec.layout.k
                 fr.summary.has_grad = reader.spec.layout.g is not None
-                chunks = _csv_results(reader, opts, run, carried_names, executor, batched)
+                chunks = _csv_results(reader, opts, run, carried_names, executor, batched, read.chunk_bytes)
             else:
                 chunks = _array_results(path, kind, opts, run, carried_names, batched, fr.summary)
             for chunk, nbytes in chunks:
@@ -269,6 +269,7 @@ def _csv_results(
     carried_names: Sequence[str],
     executor: ProcessPoolExecutor | None,
     batched: bool,
+    read_bytes: int,
 ) -> Iterator[tuple[ChunkResult, int]]:
     spec = reader.spec
     if batched:
@@ -283,6 +284,12 @@ def _csv_results(
             res = _check_block(block, opts, whole)
             yield _fold(block, res, spec.source, run, carried_names), sum(sizes)
             sizes.clear()
+        return
+    if reader.size is not None and reader.size <= read_bytes:
+        # the whole input is one chunk: check it as one batch, so the mistakes across rows show too
+        for data, first in reader.chunks:
+            block = parse_chunk(data, first, spec)
+            yield _fold(block, _check_block(block, opts, whole_batch=True), spec.source, run, carried_names), len(data)
         return
     if executor is None:
         for data, first in reader.chunks:
@@ -322,8 +329,15 @@ def _array_results(
         for block, whole in _whole_batches(blocks(), run.batch_size):
             yield _fold(block, _check_block(block, opts, whole), source, run, carried_names), 0
         return
+    # one block (a small input) is checked as one batch, as in CSV
+    previous: Block | None = None
     for block in blocks():
-        yield _fold(block, _check_block(block, opts, False), source, run, carried_names), 0
+        if previous is not None:
+            yield _fold(previous, _check_block(previous, opts, False), source, run, carried_names), 0
+        previous = block
+        single = len(ks) == 1
+    if previous is not None:
+        yield _fold(previous, _check_block(previous, opts, single), source, run, carried_names), 0
 
 
 def csv_header(carried_names: Sequence[str]) -> str:

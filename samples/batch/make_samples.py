@@ -73,3 +73,11 @@ lines = [
     '{"z": [2, 0.5], "label": 0, "grad": [-0.18242552380635635, 0.18242552380635635]}',
 ]
 (HERE / "cases.jsonl").write_text("\n".join(lines) + "\n")
+
+# mean-reduced gradients (per-row gradient / N) where per-row ones are expected: batch_sum_not_mean
+rng_mean = np.random.default_rng(1)
+z = np.round(rng_mean.normal(0, 2, (6, 3)), 3)
+t = np.eye(3)[rng_mean.integers(0, 3, 6)]
+g = fused_gradient(z, t) / 6
+header = [*[f"z{i}" for i in range(3)], *[f"t{i}" for i in range(3)], *[f"g{i}" for i in range(3)]]
+write("mean_reduced.csv", header, [[repr(float(x)) for x in r] for r in np.hstack([z, t, g])])
