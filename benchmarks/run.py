@@ -76,15 +76,24 @@ def make_file(rows: int, k: int, seed: int = 0) -> Path:
 
 
 def run_measured(cmd: list[str]) -> tuple[float, float, int]:
-    """(wall seconds, peak RSS in MB of the child processes, exit code)."""
-    import resource
+    """(wall seconds, peak RSS in MB of the command and its worker processes, exit code).
 
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    start = time.perf_counter()
-    rc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False).returncode
-    wall = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, max(peak, before) / 1024, rc
+    Each command runs under its own wrapper process, whose RUSAGE_CHILDREN then covers that command
+    alone (and the workers it waited for), not every command this script ran before.
+    """
+    wrapper = (
+        "import json, resource, subprocess, sys, time\n"
+        "cmd = json.loads(sys.argv[1])\n"
+        "t = time.perf_counter()\n"
+        "rc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode\n"
+        "wall = time.perf_counter() - t\n"
+        "print(wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, rc)\n"
+    )
+    import json
+
+    out = subprocess.run([sys.executable, "-c", wrapper, json.dumps(cmd)], capture_output=True, text=True, check=True)
+    wall, rss, rc = out.stdout.split()
+    return float(wall), float(rss), int(rc)
 
 
 def bench_batch() -> None:

@@ -404,7 +404,8 @@ class CsvReader:
 def open_csv(path: str, opts: ReadOptions, want_carried: bool) -> CsvReader:
     """Read the header (or first row) and set up chunked reading of the rest."""
     source, fh, size = open_source(path)
-    head = fh.read(min(opts.chunk_bytes, 1 << 20))
+    want = min(opts.chunk_bytes, 1 << 20)
+    head = fh.read(want)
     if head[:2] == b"\x1f\x8b" or head[:4] == b"PK\x03\x04":
         decode(head[:4], source)  # raises the gzip / zip message
     if head.startswith(b"\xef\xbb\xbf"):
@@ -440,7 +441,7 @@ def open_csv(path: str, opts: ReadOptions, want_carried: bool) -> CsvReader:
             if fh is not _stdin():
                 fh.close()
 
-    if first_end < 0 and opts.header:
+    if opts.header and len(head) < want and not head[body_start:].strip():
         raise InputError(source, "has only a header, no rows")
     return CsvReader(source, spec, chunks(), size)
 
