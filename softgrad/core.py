@@ -76,7 +76,9 @@ def fused_gradient(z: Array, t: Array, temperature: float = 1.0) -> Array:
 def softmax_jacobian(x: Array) -> Array:
     """``J(x) = diag(x) − x xᵀ`` for each row of ``x``: shape (N, K, K)."""
     k = x.shape[-1]
-    out: Array = x[..., :, None] * np.eye(k) - x[..., :, None] * x[..., None, :]
+    out: Array = -x[..., :, None] * x[..., None, :]
+    diag = np.arange(k)
+    out[..., diag, diag] += x
     return out
 
 
