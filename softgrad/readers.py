@@ -160,6 +160,14 @@ def positional_layout(nfields: int, opts: ReadOptions, where: str) -> Layout:
     return Layout(tuple(names), z, t, label, g, ())
 
 
+def split_fields(line: str, delimiter: str) -> list[str]:
+    """One CSV line into fields (quotes allowed); ValueError with the reason when it cannot be split."""
+    try:
+        return next(csv.reader([line], delimiter=delimiter, strict=True), [])
+    except csv.Error as exc:
+        raise ValueError(f"cannot split the line into fields ({exc})") from None
+
+
 def sniff_delimiter(line: str, path: str) -> str:
     if path.lower().endswith((".tsv", ".tab")) or "\t" in line:
         return "\t"
@@ -370,7 +378,11 @@ def _slow_parse(data: bytes, first_line: int, spec: CsvSpec) -> Block:
         except UnicodeEncodeError:
             bad.append(BadRow(spec.source, lineno, "not UTF-8 text"))
             continue
-        fields = next(csv.reader([line], delimiter=spec.delimiter))
+        try:
+            fields = split_fields(line, spec.delimiter)
+        except ValueError as exc:
+            bad.append(BadRow(spec.source, lineno, str(exc)))
+            continue
         if len(fields) != len(lay.names):
             bad.append(BadRow(spec.source, lineno, f"expected {len(lay.names)} fields, got {len(fields)}"))
             continue
@@ -416,7 +428,10 @@ def open_csv(path: str, opts: ReadOptions, want_carried: bool) -> CsvReader:
     if not first_text.strip():
         raise InputError(source, "is empty" if not head.strip() else "the first line is empty")
     delimiter = opts.delimiter or sniff_delimiter(first_text, source)
-    fields = next(csv.reader([first_text], delimiter=delimiter))
+    try:
+        fields = split_fields(first_text, delimiter)
+    except ValueError as exc:
+        raise InputError(f"{source}:1", str(exc)) from None
     if opts.header:
         layout = layout_from_header(fields, opts, f"{source}:1")
         body_start, first_line = (first_end + 1 if first_end >= 0 else len(head)), 2

@@ -73,3 +73,59 @@ def test_random_numbers_give_an_honest_status(z: list[float], t: list[float], fd
     if d["status"] == "unstable":
         assert d["unstable"]
     assert all(v is not None for v in d["gradients"]["fused"])
+
+
+VALID_CSV = "id,z0,z1,z2,t0,t1,t2,g0,g1,g2\na,1.5,0.25,-1,0,1,0,0.6,-0.8,0.2\nb,2,0.5,-1,0,1,0,0.79,-0.82,0.04\n"
+
+
+def _batch(data: bytes, *extra: str) -> None:
+    import os
+    import tempfile
+
+    fd, path = tempfile.mkstemp(suffix=".csv")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        for fmt in ("json", "csv", "junit", "table"):
+            code, out, err = _invoke(["batch", path, "--format", fmt, "--jobs", "1", *extra])
+            assert code in (0, 1, 2), (data, err)
+            assert "Traceback" not in err
+            if fmt == "json" and code in (0, 1) or (fmt == "json" and out):
+                json.loads(out)
+            if code == 2 and not out:
+                assert len(err.strip().splitlines()) == 1, err
+    finally:
+        os.unlink(path)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=300))
+@example(b"\x1f\x8b\x08\x00")
+@example(b"z0,z1,t0,t1\n\xff\xfe\n")
+@example(b"\xef\xbb\xbfz0,z1,t0,t1\r\n1,2,0,1\r\n")
+def test_random_bytes_to_batch(data: bytes) -> None:
+    _batch(data)
+
+
+@st.composite
+def near_valid_csv(draw: st.DrawFn) -> bytes:
+    text = VALID_CSV
+    for _ in range(draw(st.integers(1, 4))):
+        pos = draw(st.integers(0, len(text)))
+        action = draw(st.sampled_from(["insert", "delete", "replace"]))
+        piece = draw(st.sampled_from([",", "\n", '"', "nan", "-", "1e999", "x", "", " ", "\r\n", "\t", "0"]))
+        if action == "insert":
+            text = text[:pos] + piece + text[pos:]
+        elif action == "delete":
+            text = text[:pos] + text[pos + draw(st.integers(1, 5)) :]
+        else:
+            text = text[:pos] + piece + text[pos + 1 :]
+    return text.encode()
+
+
+@settings(max_examples=200, deadline=None)
+@given(near_valid_csv(), st.sampled_from([(), ("--skip-bad",), ("--reduction", "mean"), ("--no-header", "--k", "3")]))
+@example(b"id,z0,z1,z2,t0,t1,t2,g0,g1,g2\na,1.5,0.25,-1,0,1,0,0.6,-0.8,0.2,\n", ())
+@example(b"\r,\nid,z0,z1,z2,t0,t1,t2,g0,g1,g2\na,1.5,0.25,-1,0,1,0,0.6,-0.8,0.2\n", ())
+def test_near_valid_csv_to_batch(data: bytes, extra: tuple[str, ...]) -> None:
+    _batch(data, *extra)
