@@ -90,7 +90,7 @@ def _batch(data: bytes, *extra: str) -> None:
             code, out, err = _invoke(["batch", path, "--format", fmt, "--jobs", "1", *extra])
             assert code in (0, 1, 2), (data, err)
             assert "Traceback" not in err
-            if fmt == "json" and code in (0, 1) or (fmt == "json" and out):
+            if (fmt == "json" and code in (0, 1)) or (fmt == "json" and out):
                 json.loads(out)
             if code == 2 and not out:
                 assert len(err.strip().splitlines()) == 1, err
