@@ -257,9 +257,18 @@ def _executor(jobs: int) -> ProcessPoolExecutor | None:
     if sys.platform != "linux":
         return None
     try:
-        return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"))
+        return ProcessPoolExecutor(
+            max_workers=jobs, mp_context=multiprocessing.get_context("fork"), initializer=_ignore_sigint
+        )
     except (OSError, ValueError):
         return None
+
+
+def _ignore_sigint() -> None:
+    """Workers leave Ctrl-C to the parent, which reports it once and stops them."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _csv_results(

@@ -105,3 +105,43 @@ def test_colour_renderer_respects_no_color() -> None:
     doc = check_document(check([1.75, 1.75], [0, 1]))
     assert "\x1b[" in render_rich(doc, color=True, width=120)
     assert "\x1b[" not in render_rich(doc, color=False, width=120)
+
+
+def test_no_color_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from softgrad.cli import use_color
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert use_color(no_color=False) is True
+    assert use_color(no_color=True) is False
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert use_color(no_color=False) is False
+
+
+def test_ctrl_c_on_a_real_batch_run(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    rows = tmp_path / "rows.csv"
+    line = "0.5,-1.25,2.0,0.75,0,0,1,0\n"
+    rows.write_text("z0,z1,z2,z3,t0,t1,t2,t3\n" + line * 1_000_000)
+    out = tmp_path / "out.csv"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "softgrad", "batch", str(rows), "--format", "csv", "--output", str(out), "--jobs", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(0.8)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    if proc.returncode == 0:  # finished before the signal on a fast machine: nothing to check
+        pytest.skip("the run finished before Ctrl-C")
+    assert proc.returncode == 130, stderr
+    assert stderr == "softgrad: interrupted\n"
+    assert stdout == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rows.csv"]
