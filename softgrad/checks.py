@@ -19,7 +19,7 @@ from softgrad.diagnose import (
     wrong_entries,
 )
 from softgrad.mistakes import MISTAKES
-from softgrad.problem import ArrayLike, Problem, make_problem
+from softgrad.problem import ArrayLike, Problem, as_problem
 from softgrad.report import CheckReport, GradientVerdict, JacobianVerdict, MistakeRow
 from softgrad.tolerance import Comparison, Tolerance, compare, tolerance_for
 
@@ -65,11 +65,7 @@ def check(
     given the user's ``grad`` or ``jacobian``, says whether it is right and which mistake it matches.
     Raises :class:`softgrad.InputError` for bad input.
     """
-    p = (
-        z
-        if isinstance(z, Problem)
-        else make_problem(z, t, label=label, grad=grad, jacobian=jacobian, temperature=temperature, dtype=dtype)
-    )
+    p = as_problem(z, t, label=label, grad=grad, jacobian=jacobian, temperature=temperature, dtype=dtype)
     tol = tolerance_for(p.dtype, rtol, atol)
     z2, t2, tau = p.z[None], p.t[None], p.temperature
     s = core.softmax(z2 / tau)[0]

@@ -10,7 +10,7 @@ import numpy as np
 from softgrad import core
 from softgrad.checks import check
 from softgrad.mistakes import MISTAKES
-from softgrad.problem import ArrayLike, Problem, make_problem
+from softgrad.problem import ArrayLike, Problem, as_problem, make_problem
 from softgrad.report import CheckReport, json_list, json_matrix
 
 #: Jacobians up to this K are written out in full (in text and JSON).
@@ -129,11 +129,7 @@ def explain(
     With ``grad`` or ``jacobian``, also the step where they depart from it (when they match a catalogued
     mistake) or the user's numbers beside the right ones (when they match none).
     """
-    p = (
-        z
-        if isinstance(z, Problem)
-        else make_problem(z, t, label=label, grad=grad, jacobian=jacobian, temperature=temperature, dtype=dtype)
-    )
+    p = as_problem(z, t, label=label, grad=grad, jacobian=jacobian, temperature=temperature, dtype=dtype)
     report = check(p, rtol=rtol, atol=atol)
     return ExplainReport(report, tuple(derivation(p)), tuple(_wrong_steps(p, report)))
 

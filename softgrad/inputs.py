@@ -9,7 +9,7 @@ import re
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from softgrad.errors import InputError
 from softgrad.problem import Problem, make_problem
@@ -41,24 +41,37 @@ def parse_values(values: Iterable[str], option: str, *, finite: bool = True) -> 
     return out
 
 
-def read_text(path: str) -> tuple[str, str]:
-    """(display name, text) of a file, or of stdin for ``-``; errors say what is wrong with the file."""
+def open_input(path: str) -> tuple[str, IO[bytes], int | None]:
+    """(display name, binary stream, size in bytes or None) for a file or ``-`` (stdin); errors say what is
+    wrong with the file."""
     if path == "-":
-        data = sys.stdin.buffer.read()
-        name = "<stdin>"
-    else:
-        p = Path(path)
-        name = path
-        try:
-            data = p.read_bytes()
-        except FileNotFoundError:
-            raise InputError(name, "no such file") from None
-        except IsADirectoryError:
-            raise InputError(name, "is a directory, not a file") from None
-        except PermissionError:
-            raise InputError(name, "permission denied") from None
-        except OSError as exc:
-            raise InputError(name, f"cannot read: {exc.strerror or exc}") from None
+        return "<stdin>", sys.stdin.buffer, None
+    p = Path(path)
+    try:
+        if p.is_dir():
+            raise IsADirectoryError
+        fh = p.open("rb")
+        return path, fh, p.stat().st_size
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except IsADirectoryError:
+        raise InputError(path, "is a directory, not a file") from None
+    except PermissionError:
+        raise InputError(path, "permission denied") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
+
+
+def read_text(path: str) -> tuple[str, str]:
+    """(display name, text) of a file, or of stdin for ``-``."""
+    name, fh, _ = open_input(path)
+    try:
+        data = fh.read()
+    except OSError as exc:
+        raise InputError(name, f"cannot read: {exc.strerror or exc}") from None
+    finally:
+        if path != "-":
+            fh.close()
     return name, decode(data, name)
 
 

@@ -113,3 +113,19 @@ def make_problem(
             raise InputError(names["jacobian"], f"expected K×K = {k * k} values (row-major) for K = {k}, got {jv.size}")
         jv = jv.reshape(k, k)
     return Problem(zv, tv, float(temperature), dtype, gv, jv)
+
+
+def as_problem(
+    z: ArrayLike | Problem,
+    t: ArrayLike | None = None,
+    *,
+    label: int | None = None,
+    grad: ArrayLike | None = None,
+    jacobian: ArrayLike | None = None,
+    temperature: float = 1.0,
+    dtype: str = "float64",
+) -> Problem:
+    """``z`` itself when it is already a :class:`Problem`, else the validated problem of these arrays."""
+    if isinstance(z, Problem):
+        return z
+    return make_problem(z, t, label=label, grad=grad, jacobian=jacobian, temperature=temperature, dtype=dtype)

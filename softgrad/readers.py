@@ -16,7 +16,6 @@ import warnings
 import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import IO, Any, Protocol
 
 import numpy as np
@@ -25,7 +24,7 @@ from numpy.typing import NDArray
 from softgrad.batch import BadRow
 from softgrad.core import Array
 from softgrad.errors import InputError
-from softgrad.inputs import decode, parse_case
+from softgrad.inputs import decode, open_input, parse_case
 
 #: Default column-name prefixes; a column is ``prefix`` + index (0- or 1-based, contiguous).
 Z_PREFIXES = ("z", "z_", "logit", "logit_", "logits_")
@@ -175,29 +174,6 @@ def sniff_delimiter(line: str, path: str) -> str:
         if d in line:
             return d
     return ","
-
-
-def open_source(path: str) -> tuple[str, IO[bytes], int | None]:
-    """(display name, binary stream, size in bytes or None) for a path or ``-``."""
-    import sys
-
-    if path == "-":
-        return "<stdin>", sys.stdin.buffer, None
-    p = Path(path)
-    try:
-        fh = p.open("rb")
-    except FileNotFoundError:
-        raise InputError(path, "no such file") from None
-    except IsADirectoryError:
-        raise InputError(path, "is a directory, not a file") from None
-    except PermissionError:
-        raise InputError(path, "permission denied") from None
-    except OSError as exc:
-        raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
-    if p.is_dir():
-        fh.close()
-        raise InputError(path, "is a directory, not a file")
-    return path, fh, p.stat().st_size
 
 
 class Readable(Protocol):
@@ -415,7 +391,7 @@ class CsvReader:
 
 def open_csv(path: str, opts: ReadOptions, want_carried: bool) -> CsvReader:
     """Read the header (or first row) and set up chunked reading of the rest."""
-    source, fh, size = open_source(path)
+    source, fh, size = open_input(path)
     want = min(opts.chunk_bytes, 1 << 20)
     head = fh.read(want)
     if head[:2] == b"\x1f\x8b" or head[:4] == b"PK\x03\x04":
@@ -453,18 +429,12 @@ def open_csv(path: str, opts: ReadOptions, want_carried: bool) -> CsvReader:
                 yield data, line
                 line += data.count(b"\n")
         finally:
-            if fh is not _stdin():
+            if path != "-":
                 fh.close()
 
     if opts.header and len(head) < want and not head[body_start:].strip():
         raise InputError(source, "has only a header, no rows")
     return CsvReader(source, spec, chunks(), size)
-
-
-def _stdin() -> IO[bytes]:
-    import sys
-
-    return sys.stdin.buffer
 
 
 class _prepend(io.RawIOBase):
@@ -483,7 +453,7 @@ class _prepend(io.RawIOBase):
 
 def read_jsonl(path: str, chunk_rows: int = 8192) -> Iterator[tuple[Block, int]]:
     """JSON Lines: one ``check --case`` object per line; yields (block, K)."""
-    source, fh, _ = open_source(path)
+    source, fh, _ = open_input(path)
     k: int | None = None
     rows: list[tuple[list[float], list[float], list[float] | None, int]] = []
     bad: list[BadRow] = []

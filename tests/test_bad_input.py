@@ -149,10 +149,10 @@ def test_bad_input(folder: Path, name: str, args: tuple[str, ...], message: str,
 
 
 def test_unreadable_file(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def deny(self: Path) -> bytes:
+    def deny(self: Path, *args: object, **kwargs: object) -> bytes:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(Path, "read_bytes", deny)
+    monkeypatch.setattr(Path, "open", deny)
     r = run("check", "--z-file", str(folder / "z.txt"), "--t", "0", "1")
     assert r.exit_code == 2 and "z.txt: permission denied" in r.stderr
 
