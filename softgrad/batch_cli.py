@@ -35,7 +35,7 @@ def exit_code(report: BatchReport) -> int:
     return {"bad": ExitCode.USAGE, "fail": ExitCode.FAIL}.get(report.status, ExitCode.OK)
 
 
-def run_batch_command(files: tuple[str, ...], fmt: str, o: dict[str, Any], progress: bool) -> BatchOutput:
+def run_batch_command(files: tuple[str, ...], fmt: str, o: dict[str, Any], *, progress: bool) -> BatchOutput:
     """Run ``batch`` for the CLI and render the requested format."""
     if o["no_header"] and o["k"] is None:
         raise InputError("--k", "--no-header needs --k K (the number of classes)")

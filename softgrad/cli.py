@@ -277,13 +277,11 @@ def _emit(
     """Render (json, or a document as table/plain text; or ready ``text``) and write to stdout or --output."""
     from softgrad.output import write_output
 
-    if text is not None:
-        pass
-    elif fmt == "json":
+    if text is None and fmt == "json":
         from softgrad.render.json_out import render_json
 
         text = render_json(data)
-    else:
+    elif text is None:
         from softgrad.render.text import render_text
 
         terminal = output is None and sys.stdout.isatty()
@@ -409,7 +407,7 @@ Examples:
 def batch_cmd(files: tuple[str, ...], fmt: str, output: str | None, no_color: bool, **o: Any) -> int:
     from softgrad.batch_cli import run_batch_command
 
-    out = run_batch_command(files, fmt, o, output is None and not o["quiet"])
+    out = run_batch_command(files, fmt, o, progress=not o["quiet"])
     _emit(out.data, out.document, fmt, output, no_color, files, text=out.text)
     return out.code
 
