@@ -73,12 +73,6 @@ class RowResults:
     n_matches: NDArray[np.int16]
 
 
-def _fd_mode(fd: str, k: int) -> tuple[str, str]:
-    from softgrad.checks import fd_plan
-
-    return fd_plan(fd, k)
-
-
 def _row_max(ratio: Array) -> Array:
     out: Array = np.max(ratio, axis=1) if ratio.shape[1] else np.zeros(ratio.shape[0])
     return out
@@ -113,7 +107,7 @@ def evaluate_rows(z: Array, t: Array, g: Array | None, opts: BatchOptions, *, wh
         underflow = np.any((t > 0) & ((s < info.tiny) | ~(ratio <= float(info.max))), axis=1)
         underflow |= ~np.all(np.isfinite(chained), axis=1)
         imprecise = ~underflow & (_row_max(excess(chained, fused, tol)) > 1)
-        method, mode = _fd_mode(opts.fd, k)
+        method, mode = core.fd_plan(opts.fd, k)
         fd = core.finite_difference(z, t, tau, method=method, mode=mode, seed=opts.seed)
         ref_fd = fused if mode == "full" else fused @ fd.directions.T  # type: ignore[union-attr]
         fd_ratio = _row_max(excess(fd.value, ref_fd, tol, fd.error))
@@ -491,7 +485,7 @@ def check_batch(
     opts.tolerance  # noqa: B018 - validates rtol/atol
     summary = Summary("<arrays>", show=show)
     summary.k, summary.has_grad = k, g is not None
-    summary.fd_mode = "/".join(_fd_mode(fd, k))
+    summary.fd_mode = "/".join(core.fd_plan(fd, k))
     step = batch_size or n
     lines = np.arange(1, n + 1, dtype=np.int64)
     for start in range(0, n, step):

@@ -32,6 +32,7 @@ from softgrad.batch import (
     evaluate_rows,
     total_of,
 )
+from softgrad.core import fd_plan
 from softgrad.readers import Block, CsvSpec, ReadOptions, open_csv, parse_chunk, read_jsonl, read_npz
 
 #: Failing rows listed per file in JUnit output.
@@ -227,8 +228,6 @@ def run_batch(
                 done += nbytes
                 if progress is not None:
                     progress(done, total_bytes)
-            from softgrad.checks import fd_plan
-
             if fr.summary.k:
                 fr.summary.fd_mode = "/".join(fd_plan(opts.fd, fr.summary.k))
             results.append(fr)

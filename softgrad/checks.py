@@ -23,21 +23,8 @@ from softgrad.problem import ArrayLike, Problem, as_problem
 from softgrad.report import CheckReport, GradientVerdict, JacobianVerdict, MistakeRow
 from softgrad.tolerance import Comparison, Tolerance, compare, tolerance_for
 
-FD_CHOICES = ("auto", "full", "directional", "complex")
 #: Looser tolerance for "close but not exact" hints (rounded or low-precision numbers).
 NEAR = Tolerance(rtol=1e-3, atol=1e-6)
-
-
-def fd_plan(fd: str, k: int) -> tuple[str, str]:
-    """(method, mode) for ``--fd``: auto/complex go directional above ``FULL_FD_MAX_K`` classes."""
-    if fd not in FD_CHOICES:
-        raise ValueError(f"fd must be one of {FD_CHOICES}, got {fd!r}")
-    method = "complex" if fd == "complex" else "central"
-    if fd == "full":
-        return method, "full"
-    if fd == "directional":
-        return method, "directional"
-    return method, "full" if k <= core.FULL_FD_MAX_K else "directional"
 
 
 def _vec(a: Array) -> tuple[float, ...]:
@@ -71,7 +58,7 @@ def check(
     s = core.softmax(z2 / tau)[0]
     fused = core.fused_gradient(z2, t2, tau)[0]
     chained = core.chained_gradient(z2, t2, tau)[0]
-    method, mode = fd_plan(fd, p.k)
+    method, mode = core.fd_plan(fd, p.k)
     fdr = core.finite_difference(z2, t2, tau, method=method, mode=mode, seed=seed)
 
     comparisons: dict[str, Comparison] = {}

@@ -11,6 +11,7 @@ from typing import IO, Any, ClassVar
 
 import click
 
+from softgrad.core import FD_CHOICES
 from softgrad.errors import ExitCode, SoftgradError
 from softgrad.tolerance import DTYPES
 
@@ -241,7 +242,7 @@ def input_options(f: Callable[..., Any]) -> Callable[..., Any]:
 @input_options
 @click.option(
     "--fd",
-    type=click.Choice(["auto", "full", "directional", "complex"]),
+    type=click.Choice(FD_CHOICES),
     default="auto",
     show_default=True,
     help="Finite difference: auto = central differences, every component up to K = 256 and along random "
@@ -383,7 +384,7 @@ Examples:
 @click.option("--atol", type=TOLERANCE, metavar="A", help="Absolute tolerance (default per --dtype).")
 @click.option(
     "--fd",
-    type=click.Choice(["auto", "full", "directional", "complex"]),
+    type=click.Choice(FD_CHOICES),
     default="auto",
     show_default=True,
     help="Finite difference: every component up to K = 256, random directions above (full forces all).",

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from softgrad.errors import InputError
+
 Array = NDArray[np.float64]
 
 EPS = float(np.finfo(np.float64).eps)
@@ -284,6 +286,21 @@ def _fresh_central(zt: Array, tt: Array, temperature: float) -> tuple[Array, Arr
         value[j] = d1
         error[j] = np.abs(d1 - d2) / 3 + 4 * EPS * (base + 1.0) / h[j]
     return value.T, error.T
+
+
+FD_CHOICES = ("auto", "full", "directional", "complex")
+
+
+def fd_plan(fd: str, k: int) -> tuple[str, str]:
+    """(method, mode) for ``--fd``: auto/complex go directional above ``FULL_FD_MAX_K`` classes."""
+    if fd not in FD_CHOICES:
+        raise InputError("fd", f"must be one of {', '.join(FD_CHOICES)}, got {fd!r}")
+    method = "complex" if fd == "complex" else "central"
+    if fd == "full":
+        return method, "full"
+    if fd == "directional":
+        return method, "directional"
+    return method, "full" if k <= FULL_FD_MAX_K else "directional"
 
 
 def random_directions(k: int, count: int = FD_DIRECTIONS, seed: int = 0) -> Array:

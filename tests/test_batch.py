@@ -237,3 +237,22 @@ def test_output_file(tmp_path: Path) -> None:
     r = run("batch", str(BATCH / "mixed.csv"), "--format", "csv", "--output", str(out))
     assert r.exit_code == 1 and r.stdout == ""
     assert out.read_text().count("\n") == 21
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("bom.csv", b"\xef\xbb\xbfz0,z1,t0,t1\n1.75,1.75,0,1\n"),
+        ("crlf.csv", b"z0,z1,t0,t1\r\n1.75,1.75,0,1\r\n"),
+        ("trailing.csv", b"z0,z1,t0,t1,\n1.75,1.75,0,1,\n"),
+        ("quoted.csv", b'z0,z1,t0,t1\n"1.75","1.75",0,1\n'),
+        ("blank-lines.csv", b"z0,z1,t0,t1\n\n1.75,1.75,0,1\n\n"),
+        ("semicolon.csv", b"z0;z1;t0;t1\n1.75;1.75;0;1\n"),
+    ],
+)
+def test_recoverable_csv_files_are_read(tmp_path: Path, name: str, content: bytes) -> None:
+    f = tmp_path / name
+    f.write_bytes(content)
+    r = run("batch", str(f), "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["total"]["counts"] == {"pass": 1, "fail": 0, "unstable": 0, "bad": 0}
