@@ -263,3 +263,6 @@ def _emit(
 def main(args: Sequence[str] | None = None, prog_name: str = "softgrad") -> Any:
     """Console-script entry point."""
     return cli.main(args=args, prog_name=prog_name)
+
+
+from softgrad import cli_verify  # noqa: E402,F401  (registers `softgrad verify`)
