@@ -11,12 +11,15 @@ from softgrad.errors import ExitCode, InputError, SoftgradError
 from softgrad.mistakes import MISTAKES, Mistake
 from softgrad.report import CheckReport, GradientVerdict, JacobianVerdict
 from softgrad.tolerance import DEFAULT_TOLERANCES, Tolerance
+from softgrad.verifier import verify
+from softgrad.verify_report import CaseResult, VerifyReport
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_TOLERANCES",
     "MISTAKES",
+    "CaseResult",
     "CheckReport",
     "ExitCode",
     "GradientVerdict",
@@ -25,6 +28,8 @@ __all__ = [
     "Mistake",
     "SoftgradError",
     "Tolerance",
+    "VerifyReport",
     "__version__",
     "check",
+    "verify",
 ]
