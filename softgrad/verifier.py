@@ -254,11 +254,11 @@ def as_output(raw: object, shape: tuple[int, ...]) -> tuple[NDArray[np.float64] 
     want = f"expected an array of shape {_shape_text(shape)}"
     if raw is None:
         return None, f"returned None (a missing return statement?); {want}"
-    if isinstance(raw, tuple) and len(raw) > 1 and not all(np.isscalar(x) for x in raw):
-        return None, f"returned a tuple of {len(raw)} items; {want} (if it returns (loss, grad), pass a wrapper)"
     try:
         arr = np.asarray(raw)
     except Exception as exc:
+        if isinstance(raw, tuple):
+            return None, f"returned a tuple of {len(raw)} items of different shapes; {want} (a (loss, grad) pair?)"
         return None, f"returned {_a(type(raw).__name__)} that is not an array ({type(exc).__name__}: {exc}); {want}"
     if np.iscomplexobj(arr):
         return None, f"returned complex numbers ({arr.dtype}); {want} of real numbers"
@@ -365,8 +365,8 @@ def _nest(a: NDArray[Any]) -> tuple[Any, ...]:
 def _base(setup: Setup, case: Case, as_batch: bool) -> dict[str, Any]:
     z = case.z if as_batch else case.z[0]
     upstream = None
-    if setup.kind == "backward" and setup.input == "upstream":
-        upstream = _nest(_dE_ds(case.t, core.softmax(case.z)))
+    if setup.kind == "backward" and setup.input == "upstream":  # as passed, in the case's precision
+        upstream = _nest(_dE_ds(case.t, core.softmax(case.z)).astype(case.dtype).astype(np.float64))
     return {
         "name": case.name,
         "description": case.description,
@@ -391,7 +391,7 @@ def run_case(
     called = call_user(fn, [a.astype(dt) for a in args], names, user_file)
     expected = expected_output(setup, case)
     shape = expected.shape if as_batch else expected.shape[1:]
-    command = check_command(case.z[0], case.t[0], case.dtype)
+    command = None if as_batch and case.z.shape[0] > 1 else check_command(case.z[0], case.t[0], case.dtype)
     if called.error is not None:
         error = f"raised {called.error}"
         return CaseResult(**base, status="error", error=error, command=command, notes=called.notes), {}
@@ -506,6 +506,8 @@ def failure_notes(
         notes.append(f"the check command is for row {worst_row}{scaled}")
     if setup.kind == "softmax":
         notes.append("the check command passes the gradient p·Σt − t built on your softmax p as --grad")
+    if setup.input == "upstream":
+        notes.append("the check command gives the upstream g as targets t = −g⊙s, for which dE/dz = J(s)ᵀ·g")
     return notes, hints, command
 
 
