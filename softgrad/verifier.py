@@ -141,12 +141,22 @@ def battery(kind: str, backward_input: str | None = None) -> list[Case]:
         ),
     ]
     uses_targets = kind == "grad" or (kind == "backward" and backward_input == "targets")
-    if not uses_targets:
-        cases = [c for c in cases if c.name not in ("soft_targets", "unnormalised_targets")]
-    if kind == "backward" and backward_input == "upstream":
-        cases = [replace(c, description=c.description + "; dense upstream") for c in cases]
-        cases = _dense_targets(cases, np.random.default_rng(UPSTREAM_SEED))
-    return cases
+    if uses_targets:
+        return cases
+    cases = [c for c in cases if c.name not in ("soft_targets", "unnormalised_targets")]
+    upstream = kind == "backward"
+    cases = [replace(c, description=_WITHOUT_TARGETS[c.name] + (", dense upstream" if upstream else "")) for c in cases]
+    return _dense_targets(cases, np.random.default_rng(UPSTREAM_SEED)) if upstream else cases
+
+
+#: Descriptions of the battery where the targets play no part (softmax, Jacobian, backward with an upstream).
+_WITHOUT_TARGETS = {
+    "asymmetric": "asymmetric logits, K = 4",
+    "shift_1000": "the same logits + 1000: a softmax without the max shift overflows",
+    "gap_800": "a gap of 800 between logits: a probability underflows to 0",
+    "batch": "a batch of N = 3 distinct rows, K = 4 (N ≠ K)",
+    "float32": "float32 inputs, K = 4 (float32 tolerances)",
+}
 
 
 def random_cases(kind: str, backward_input: str | None, trials: int, seed: int) -> list[Case]:

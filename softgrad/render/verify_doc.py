@@ -166,11 +166,19 @@ def _case_detail(r: VerifyReport, c: CaseResult) -> Document:
     row = c.worst[0] if c.worst is not None else 0
     args = c.call[2:-1].split(", ")
     doc.append(line(f"    called {c.call} with {args[0]} of shape {_shape(c.shape)}, {c.dtype}"))
-    which = f" (row {row} of {n})" if n > 1 else ""
-    doc.append(line(f"    z{which} = ", vector(c.z[row])))
-    doc.append(line(f"    t{which} = ", vector(c.t[row])))
-    if c.upstream is not None:
-        doc.append(line(f"    upstream g = −t/s{which} = ", vector(c.upstream[row])))
+    if c.output is None and n > 1:  # it failed on the whole batch: show all of it
+        for name, rows in (("z", c.z), ("upstream g", c.upstream), ("t" if c.upstream is None else "t = −g⊙s", c.t)):
+            if rows is not None:
+                doc.append(line(f"    {name} ="))
+                doc += [line("      ", text) for text in matrix_lines(rows)]
+    else:
+        which = f" (row {row} of {n})" if n > 1 else ""
+        doc.append(line(f"    z{which} = ", vector(c.z[row])))
+        if c.upstream is not None:
+            doc.append(line(f"    upstream g{which} = ", vector(c.upstream[row])))
+            doc.append(line(f"    t = −g⊙s{which} = ", vector(c.t[row])))
+        else:
+            doc.append(line(f"    t{which} = ", vector(c.t[row])))
     if c.error is not None:
         doc.append(line("    ", Cell(c.error, "bad")))
     if c.output is not None and c.expected is not None and c.comparison is not None:
@@ -185,7 +193,7 @@ def _case_detail(r: VerifyReport, c: CaseResult) -> Document:
     if c.matches:
         first = MISTAKES[c.matches[0]]
         doc.append(line("    it matches ", Cell(first.id, "bad"), f": {first.title}"))
-        doc.append(line(Cell(f"      wrong: {first.formula}", "bad")))
+        doc.append(line(Cell(f"      {_wrong_label(r)}: {first.formula}", "bad")))
         for other in c.matches[1:]:
             doc.append(line(f"    it also matches {other}: {MISTAKES[other].title}"))
     for hint in c.hints:
@@ -196,6 +204,11 @@ def _case_detail(r: VerifyReport, c: CaseResult) -> Document:
         label = "    reproduce: " if c.status == "fail" else "    the input: "
         doc.append(line(label, Cell(c.command, "bold")))
     return doc
+
+
+def _wrong_label(r: VerifyReport) -> str:
+    """The catalogue's formulas are gradients: for a Jacobian, the gradient a caller chains it into."""
+    return "the gradient it leads to" if r.kind == "jacobian" else "wrong"
 
 
 def _where(worst: tuple[int, ...] | None, rows: int) -> str:
@@ -227,7 +240,7 @@ def _diagnosis(r: VerifyReport) -> Document:
         how = f"it reproduces {len(first.cases)} of the {failing} failing cases, not every case"
     ids = r.ambiguous or (first.id,)
     doc.append(line("diagnosis: ", Cell(", ".join(ids), "bad"), f" — {first.title}"))
-    doc.append(line(Cell(f"  wrong: {first.formula}", "bad")))
+    doc.append(line(Cell(f"  {_wrong_label(r)}: {first.formula}", "bad")))
     doc.append(line(Cell(f"  right: {RIGHT[r.reference_key]}", "ok")))
     doc.append(line(Cell(f"  {how}", "dim")))
     if r.ambiguous:
