@@ -228,3 +228,23 @@ def test_help_documents_the_options_and_warns_that_code_runs() -> None:
     assert "RUNS ITS CODE" in text
     assert "softgrad verify samples/verify/df2_on_logits.py:grad" in text
     assert "verify" in run("--help").stdout
+
+
+def test_dotted_function_and_sibling_imports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    _write(tmp_path, "verify_helpers_sibling.py", GOOD)
+    target = _write(
+        tmp_path,
+        "model.py",
+        """
+        import verify_helpers_sibling
+
+        class Model:
+            @staticmethod
+            def grad(z, t):
+                return verify_helpers_sibling.grad(z, t)
+        """,
+    )
+    r = run("verify", f"{target}:Model.grad", "--trials", "0")
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.startswith(f"softgrad verify {target}:Model.grad")
