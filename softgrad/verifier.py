@@ -844,9 +844,9 @@ def _describe_fn(fn: Callable[..., Any]) -> str:
 
 
 def _kind(fn: Callable[..., Any], kind: str | None, target: str, user_file: str | None) -> tuple[str, str, str | None]:
-    if kind is not None:
-        return kind, "given", None
     found = detect_kind(fn)
+    if kind is not None:  # the parameter names may still say what a backward's second argument is
+        return kind, "given", found.backward_input if kind == found.kind else None
     if found.kind is not None:
         return found.kind, f"detected: {found.reason}", found.backward_input
     if found.reason.startswith("one parameter"):
@@ -880,6 +880,53 @@ INPUT_TEXT = {
 }
 
 
+def _check_options(kind: str | None, options: dict[str, Any]) -> None:
+    if kind is not None:
+        _choice(kind, KINDS, "kind")
+    for name, allowed in (
+        ("layout", LAYOUTS),
+        ("reduction", REDUCTIONS),
+        ("jacobian_input", JACOBIAN_INPUTS),
+        ("backward_input", BACKWARD_INPUTS),
+    ):
+        _choice(options[name], allowed, name)
+    trials, seed = options["trials"], options["seed"]
+    if isinstance(trials, bool) or not isinstance(trials, int) or not 0 <= trials <= MAX_TRIALS:
+        raise InputError("trials", f"must be a whole number from 0 to {MAX_TRIALS}; got {trials!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InputError("seed", f"must be a whole number >= 0; got {seed!r}")
+    for name in ("rtol", "atol"):
+        value = options[name]
+        if value is not None and not (isinstance(value, (int, float)) and np.isfinite(value) and value >= 0):
+            raise InputError(name, f"must be a finite number >= 0; got {value!r}")
+
+
+def _readings(kind: str, jacobian_input: str, backward_input: str, named: str | None) -> tuple[list[str], str]:
+    """(the inputs to try the function with, the one to judge it by when it passes with none)."""
+    if kind == "jacobian":
+        return (["s", "z"] if jacobian_input == "auto" else [jacobian_input]), "s"
+    if kind == "backward":
+        given = backward_input if backward_input != "auto" else named
+        return ([given] if given else ["upstream", "targets"]), "upstream"
+    return [""], ""
+
+
+def _input_reason(chosen: Run, readings: list[str], given: bool) -> str:
+    inp = chosen.setup.input
+    if inp is None:
+        return ""
+    if len(readings) == 1:
+        return f"{'given' if given else 'detected from the parameter name'}: {INPUT_TEXT[inp]}"
+    if chosen.ok:
+        return f"detected: given {INPUT_TEXT[inp]} it passes every case"
+    ran = sum(r.status != "skipped" for r in chosen.results)
+    either = " and given ".join(INPUT_TEXT[i] for i in readings)
+    return (
+        f"not detected: it fails both given {either}; judged as given {INPUT_TEXT[inp]} "
+        f"({chosen.passes} of {ran} cases pass)"
+    )
+
+
 def verify(
     fn: Callable[..., Any] | str,
     kind: str | None = None,
@@ -905,76 +952,39 @@ def verify(
     Whatever the function raises or returns becomes a failed case in the report. Raises
     :class:`softgrad.InputError` for a bad target, bad options, or a kind that cannot be detected.
     """
+    options = {"layout": layout, "reduction": reduction, "jacobian_input": jacobian_input}
+    options |= {"backward_input": backward_input, "trials": trials, "seed": seed, "rtol": rtol, "atol": atol}
+    _check_options(kind, options)
     if isinstance(fn, str):
         from softgrad.loader import load_target
 
         loaded = load_target(fn)
         func, target, user_file = loaded.fn, loaded.spec, loaded.path
-    else:
-        if not callable(fn):
-            raise InputError("fn", f"expected a function, got {_a(type(fn).__name__)}")
+    elif callable(fn):
         func, target, user_file = fn, _describe_fn(fn), _source_file(fn)
-    if kind is not None:
-        _choice(kind, KINDS, "kind")
-    _choice(layout, LAYOUTS, "layout")
-    _choice(reduction, REDUCTIONS, "reduction")
-    _choice(jacobian_input, JACOBIAN_INPUTS, "jacobian_input")
-    _choice(backward_input, BACKWARD_INPUTS, "backward_input")
-    if isinstance(trials, bool) or not isinstance(trials, int) or not 0 <= trials <= MAX_TRIALS:
-        raise InputError("trials", f"must be a whole number from 0 to {MAX_TRIALS}; got {trials!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise InputError("seed", f"must be a whole number >= 0; got {seed!r}")
-    for name, value in (("rtol", rtol), ("atol", atol)):
-        if value is not None and not (np.isfinite(value) and value >= 0):
-            raise InputError(name, f"must be a finite number >= 0; got {value!r}")
+    else:
+        raise InputError("fn", f"expected a function, got {_a(type(fn).__name__)}")
     tols = {d: tolerance_for(d, rtol, atol) for d in DTYPES}
 
-    the_kind, kind_reason, named_input = _kind(func, kind, target, user_file)
-    if the_kind == "jacobian":
-        readings = ["s", "z"] if jacobian_input == "auto" else [jacobian_input]
-        default_input = "s"
-    elif the_kind == "backward":
-        given = backward_input if backward_input != "auto" else named_input
-        readings = [given] if given else ["upstream", "targets"]
-        default_input = "upstream"
-    else:
-        readings = [""]
-        default_input = ""
+    the_kind, kind_reason, named = _kind(func, kind, target, user_file)
+    readings, preferred = _readings(the_kind, jacobian_input, backward_input, named)
 
     def run(inp: str) -> Run:
         return run_battery(func, Setup(the_kind, inp or None, reduction), layout, trials, seed, tols, user_file)
 
     runs = {inp: run(inp) for inp in readings}
-    chosen = _pick(runs, default_input)
-    inp = chosen.setup.input
-    if inp is None:
-        input_reason = ""
-    elif len(readings) == 1:
-        source = "given" if (jacobian_input if the_kind == "jacobian" else backward_input) != "auto" else None
-        input_reason = f"{source or 'detected from the parameter name'}: {INPUT_TEXT[inp]}"
-    elif chosen.ok:
-        input_reason = f"detected: given {INPUT_TEXT[inp]} it passes every case"
-    else:
-        ran = sum(r.status != "skipped" for r in chosen.results)
-        either = " and given ".join(INPUT_TEXT[i] for i in readings)
-        input_reason = (
-            f"not detected: it fails both given {either}; judged as "
-            f"given {INPUT_TEXT[inp]} ({chosen.passes} of {ran} cases pass)"
-        )
-
+    chosen = _pick(runs, preferred)
+    given = (jacobian_input if the_kind == "jacobian" else backward_input) != "auto"
     other = None
     if the_kind in ("jacobian", "backward"):
         passes = None
-        if the_kind == "jacobian":
-            flip = "z" if inp == "s" else "s"
-            flip_run = runs.get(flip) or run(flip)
-            passes = flip_run.ok
+        if the_kind == "jacobian":  # would it pass given the other input?
+            flip = "z" if chosen.setup.input == "s" else "s"
+            passes = (runs.get(flip) or run(flip)).ok
         other = other_input(func, chosen.setup, chosen.layout, user_file, passes)
 
     diagnosis, ambiguous = aggregate(chosen.results, chosen.found)
-    dist = distinguishing_input(list(ambiguous), 4) if ambiguous else None
-    notes = list(dict.fromkeys(f"{r.name}: {h}" for r in chosen.results for h in r.hints))
-    notes += list(dict.fromkeys(n for r in chosen.results for n in r.notes if n.startswith(CHANGED)))
+    notes = list(dict.fromkeys(n for r in chosen.results for n in r.notes if n.startswith(CHANGED)))
     if chosen.ok and any(r.status == "skipped" for r in chosen.results):
         notes.append("the batch case was skipped: " + chosen.layout_reason)
     return VerifyReport(
@@ -983,8 +993,8 @@ def verify(
         kind_reason=kind_reason,
         layout=chosen.layout,
         layout_reason=chosen.layout_reason,
-        input=inp,
-        input_reason=input_reason,
+        input=chosen.setup.input,
+        input_reason=_input_reason(chosen, readings, given),
         reduction=reduction if _has_reduction(chosen.setup) else None,
         tolerances=tols,
         trials=trials,
@@ -992,7 +1002,7 @@ def verify(
         cases=chosen.results,
         diagnosis=diagnosis,
         ambiguous=ambiguous,
-        distinguishing_input=dist,
+        distinguishing_input=distinguishing_input(list(ambiguous), 4) if ambiguous else None,
         other_input=other,
         notes=tuple(notes),
     )

@@ -248,3 +248,15 @@ def test_dotted_function_and_sibling_imports(tmp_path: Path, monkeypatch: pytest
     r = run("verify", f"{target}:Model.grad", "--trials", "0")
     assert r.exit_code == 0, r.stderr
     assert r.stdout.startswith(f"softgrad verify {target}:Model.grad")
+
+
+def test_many_trials_are_one_summary_row() -> None:
+    r = run("verify", str(VERIFY / "assumes_one_hot.py:grad"), "--trials", "12", "--show", "0")
+    assert r.exit_code == 1
+    row = next(line for line in r.stdout.splitlines() if line.startswith("random_1…random_12"))
+    assert "12 random cases (seed 0)" in row
+    failing = softgrad.verify(str(VERIFY / "assumes_one_hot.py:grad"), trials=12).failed
+    randoms = sum(c.random for c in failing)
+    assert row.endswith(f"✗ {randoms} of 12 fail: assumes_one_hot")
+    assert "random_3 " not in r.stdout
+    assert f"{len(failing)} more failing cases not shown in full" in r.stdout
