@@ -952,7 +952,7 @@ def verify(
     Whatever the function raises or returns becomes a failed case in the report. Raises
     :class:`softgrad.InputError` for a bad target, bad options, or a kind that cannot be detected.
     """
-    options = {"layout": layout, "reduction": reduction, "jacobian_input": jacobian_input}
+    options: dict[str, Any] = {"layout": layout, "reduction": reduction, "jacobian_input": jacobian_input}
     options |= {"backward_input": backward_input, "trials": trials, "seed": seed, "rtol": rtol, "atol": atol}
     _check_options(kind, options)
     if isinstance(fn, str):
