@@ -112,7 +112,7 @@ def _load_file(mod: str, spec: str) -> tuple[ModuleType, str]:
         module_spec.loader.exec_module(module)
     except KeyboardInterrupt:
         raise
-    except (Exception, SystemExit) as exc:
+    except BaseException as exc:  # SystemExit too: a module that exits on import did not import
         sys.modules.pop(name, None)
         raise _import_failure(spec, exc, resolved) from None
     return module, resolved
@@ -136,7 +136,7 @@ def _load_module(mod: str, spec: str) -> tuple[ModuleType, str | None]:
         raise _import_failure(spec, exc, None) from None
     except KeyboardInterrupt:
         raise
-    except (Exception, SystemExit) as exc:
+    except BaseException as exc:
         raise _import_failure(spec, exc, getattr(sys.modules.get(mod), "__file__", None)) from None
     return module, getattr(module, "__file__", None)
 

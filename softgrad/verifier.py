@@ -229,30 +229,38 @@ def exception_text(exc: BaseException, user_file: str | None) -> str:
 CHANGED = "your function changed its argument"
 
 
-def call_user(
-    fn: Callable[..., Any], args: Sequence[NDArray[Any]], names: Sequence[str], user_file: str | None
-) -> Called:
-    """Call ``fn(*args)`` on copies, catching what it raises and warns and noticing changes to its arguments."""
-    copies = [a.copy() for a in args]
-    notes: list[str] = []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            raw = fn(*copies)
-        except KeyboardInterrupt:
-            raise
-        except (Exception, SystemExit) as exc:
-            return Called(None, exception_text(exc, user_file), ())
-    seen = set()
-    for w in caught:
-        text = f"{w.category.__name__}: {w.message}"
-        if text not in seen:
-            seen.add(text)
-            notes.append(f"your function warned: {text}")
-    for name, before, after in zip(names, args, copies, strict=True):
-        if before.shape != after.shape or not np.array_equal(before, after, equal_nan=True):
-            notes.append(f"{CHANGED} {name} in place")
-    return Called(raw, None, tuple(notes))
+@dataclass(frozen=True)
+class UserFunction:
+    """The user's function, where it is defined, and numpy's floating-point error handling as the user's
+    code left it (restored around every call; softgrad's own arithmetic runs with errors ignored)."""
+
+    fn: Callable[..., Any]
+    file: str | None
+    errstate: dict[str, Any]
+
+    def __call__(self, args: Sequence[NDArray[Any]], names: Sequence[str]) -> Called:
+        """Call the function on copies of ``args``, catching what it raises and warns and noticing changes it
+        makes to its arguments."""
+        copies = [a.copy() for a in args]
+        notes: list[str] = []
+        with warnings.catch_warnings(record=True) as caught, np.errstate(**self.errstate):
+            warnings.simplefilter("always")
+            try:
+                raw = self.fn(*copies)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # whatever it raises is a failed case, never a softgrad crash
+                return Called(None, exception_text(exc, self.file), ())
+        seen = set()
+        for w in caught:
+            text = f"{w.category.__name__}: {w.message}"
+            if text not in seen:
+                seen.add(text)
+                notes.append(f"your function warned: {text}")
+        for name, before, after in zip(names, args, copies, strict=True):
+            if before.shape != after.shape or not np.array_equal(before, after, equal_nan=True):
+                notes.append(f"{CHANGED} {name} in place")
+        return Called(raw, None, tuple(notes))
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:
@@ -390,7 +398,7 @@ def _base(setup: Setup, case: Case, as_batch: bool) -> dict[str, Any]:
 
 
 def run_case(
-    fn: Callable[..., Any], setup: Setup, case: Case, as_batch: bool, tol: Tolerance, user_file: str | None
+    user: UserFunction, setup: Setup, case: Case, as_batch: bool, tol: Tolerance
 ) -> tuple[CaseResult, dict[str, float]]:
     """Call the function on one case and judge what it returns: (the result, the catalogue ids that
     reproduce its output on every row, with how closely)."""
@@ -398,7 +406,7 @@ def run_case(
     z, t = (case.z, case.t) if as_batch else (case.z[0], case.t[0])
     args, names, _ = arguments(setup, z, t)
     dt = np.dtype(case.dtype)
-    called = call_user(fn, [a.astype(dt) for a in args], names, user_file)
+    called = user([a.astype(dt) for a in args], names)
     expected = expected_output(setup, case)
     shape = expected.shape if as_batch else expected.shape[1:]
     command = None if as_batch and case.z.shape[0] > 1 else check_command(case.z[0], case.t[0], case.dtype)
@@ -596,11 +604,11 @@ class Run:
         return all(r.ok for r in self.results)
 
 
-def _probe(fn: Callable[..., Any], setup: Setup, case: Case, as_batch: bool, user_file: str | None) -> tuple[bool, str]:
+def _probe(user: UserFunction, setup: Setup, case: Case, as_batch: bool) -> tuple[bool, str]:
     """Does the function return the right shape for this case passed as a row or a batch? (ok, what happened)"""
     z, t = (case.z, case.t) if as_batch else (case.z[0], case.t[0])
     args, names, _ = arguments(setup, z, t)
-    called = call_user(fn, args, names, user_file)
+    called = user(args, names)
     if called.error is not None:
         return False, f"raised {called.error}"
     shape = expected_output(setup, case).shape
@@ -608,17 +616,15 @@ def _probe(fn: Callable[..., Any], setup: Setup, case: Case, as_batch: bool, use
     return arr is not None, problem or ""
 
 
-def _layout(
-    fn: Callable[..., Any], setup: Setup, layout: str, cases: list[Case], user_file: str | None
-) -> tuple[str, str, bool]:
+def _layout(user: UserFunction, setup: Setup, layout: str, cases: list[Case]) -> tuple[str, str, bool]:
     """(layout, why, whether to skip the batch case)."""
     if layout != "auto":
         return layout, f"given: {LAYOUT_TEXT[layout]}", layout == "row"
     row_case = cases[0]
     batch_case = next(c for c in cases if c.batch)
     n, k = batch_case.z.shape
-    row_ok, row_what = _probe(fn, setup, row_case, False, user_file)
-    batch_ok, batch_what = _probe(fn, setup, batch_case, True, user_file)
+    row_ok, row_what = _probe(user, setup, row_case, False)
+    batch_ok, batch_what = _probe(user, setup, batch_case, True)
     if row_ok and batch_ok:
         return "both", f"detected: {LAYOUT_TEXT['both']}", False
     if batch_ok:
@@ -637,17 +643,11 @@ LAYOUT_TEXT = {
 
 
 def run_battery(
-    fn: Callable[..., Any],
-    setup: Setup,
-    layout: str,
-    trials: int,
-    seed: int,
-    tols: dict[str, Tolerance],
-    user_file: str | None,
+    user: UserFunction, setup: Setup, layout: str, trials: int, seed: int, tols: dict[str, Tolerance]
 ) -> Run:
     """Every case of the battery and the random trials under one reading of the function."""
     cases = battery(setup.kind, setup.input) + random_cases(setup.kind, setup.input, trials, seed)
-    chosen, reason, skip_batch = _layout(fn, setup, layout, cases, user_file)
+    chosen, reason, skip_batch = _layout(user, setup, layout, cases)
     results: list[CaseResult] = []
     found: list[dict[str, float]] = []
     for case in cases:
@@ -656,7 +656,7 @@ def run_battery(
             found.append({})
             continue
         as_batch = case.batch or chosen == "batch"
-        result, ids = run_case(fn, setup, case, as_batch, tols[case.dtype], user_file)
+        result, ids = run_case(user, setup, case, as_batch, tols[case.dtype])
         results.append(result)
         found.append(ids)
     return Run(setup, chosen, reason, tuple(results), tuple(found))
@@ -738,13 +738,13 @@ def detect_kind(fn: Callable[..., Any]) -> Detected:
     return Detected(None, f"two parameters {shown}, names that do not say whether it takes logits or probabilities")
 
 
-def probe_one_parameter(fn: Callable[..., Any], user_file: str | None) -> tuple[str | None, str]:
+def probe_one_parameter(user: UserFunction) -> tuple[str | None, str]:
     """Tell a softmax from a Jacobian by the shape it returns for a (K,) row, else an (N, K) batch."""
     cases = battery("softmax")
     row, batch = cases[0].z[0], next(c for c in cases if c.batch).z
     seen = []
     for arg in (row, batch):
-        called = call_user(fn, [arg], ["x"], user_file)
+        called = user([arg], ["x"])
         if called.error is not None:
             seen.append(f"given {_shape_text(arg.shape)} it raised {called.error}")
             continue
@@ -779,9 +779,7 @@ def _returned(raw: object) -> str:
 # ------------------------------------------------------------------------ the other input (z for s)
 
 
-def other_input(
-    fn: Callable[..., Any], setup: Setup, layout: str, user_file: str | None, passes_battery: bool | None
-) -> OtherInput:
+def other_input(user: UserFunction, setup: Setup, layout: str, passes_battery: bool | None) -> OtherInput:
     """What the function gives a caller that passes z where it expects s (or s where it expects z): at the
     worked example z = (1.75, 1.75), t = (0, 1) for z, at the first battery case for s."""
     passed = "s" if setup.kind == "jacobian" and setup.input == "z" else "z"
@@ -797,7 +795,7 @@ def other_input(
         args.append(t if setup.input == "targets" else _dE_ds(t, s))
         names.append(arguments(setup, z, t)[1][1])
     batch = layout == "batch"
-    called = call_user(fn, [a[None] if batch else a for a in args], names, user_file)
+    called = user([a[None] if batch else a for a in args], names)
     k = len(z)
     shape = (k, k) if setup.kind == "jacobian" else (k,)
     arr, error = (
@@ -843,14 +841,14 @@ def _describe_fn(fn: Callable[..., Any]) -> str:
     return f"{module}:{name}" if module and not module.startswith("_softgrad_user_") else str(name)
 
 
-def _kind(fn: Callable[..., Any], kind: str | None, target: str, user_file: str | None) -> tuple[str, str, str | None]:
-    found = detect_kind(fn)
+def _kind(user: UserFunction, kind: str | None, target: str) -> tuple[str, str, str | None]:
+    found = detect_kind(user.fn)
     if kind is not None:  # the parameter names may still say what a backward's second argument is
         return kind, "given", found.backward_input if kind == found.kind else None
     if found.kind is not None:
         return found.kind, f"detected: {found.reason}", found.backward_input
     if found.reason.startswith("one parameter"):
-        probed, what = probe_one_parameter(fn, user_file)
+        probed, what = probe_one_parameter(user)
         if probed is not None:
             return probed, f"detected: {found.reason}; {what}", None
         raise InputError(
@@ -964,13 +962,20 @@ def verify(
         func, target, user_file = fn, _describe_fn(fn), _source_file(fn)
     else:
         raise InputError("fn", f"expected a function, got {_a(type(fn).__name__)}")
-    tols = {d: tolerance_for(d, rtol, atol) for d in DTYPES}
+    user = UserFunction(func, user_file, {k: v for k, v in np.geterr().items()})
+    with np.errstate(all="ignore"):  # softgrad's own arithmetic; the user's calls get their own back
+        return _verify(user, target, kind, options)
 
-    the_kind, kind_reason, named = _kind(func, kind, target, user_file)
+
+def _verify(user: UserFunction, target: str, kind: str | None, options: dict[str, Any]) -> VerifyReport:
+    tols = {d: tolerance_for(d, options["rtol"], options["atol"]) for d in DTYPES}
+    the_kind, kind_reason, named = _kind(user, kind, target)
+    jacobian_input, backward_input = options["jacobian_input"], options["backward_input"]
     readings, preferred = _readings(the_kind, jacobian_input, backward_input, named)
 
     def run(inp: str) -> Run:
-        return run_battery(func, Setup(the_kind, inp or None, reduction), layout, trials, seed, tols, user_file)
+        setup = Setup(the_kind, inp or None, options["reduction"])
+        return run_battery(user, setup, options["layout"], options["trials"], options["seed"], tols)
 
     runs = {inp: run(inp) for inp in readings}
     chosen = _pick(runs, preferred)
@@ -981,7 +986,7 @@ def verify(
         if the_kind == "jacobian":  # would it pass given the other input?
             flip = "z" if chosen.setup.input == "s" else "s"
             passes = (runs.get(flip) or run(flip)).ok
-        other = other_input(func, chosen.setup, chosen.layout, user_file, passes)
+        other = other_input(user, chosen.setup, chosen.layout, passes)
 
     diagnosis, ambiguous = aggregate(chosen.results, chosen.found)
     notes = list(dict.fromkeys(n for r in chosen.results for n in r.notes if n.startswith(CHANGED)))
@@ -995,10 +1000,10 @@ def verify(
         layout_reason=chosen.layout_reason,
         input=chosen.setup.input,
         input_reason=_input_reason(chosen, readings, given),
-        reduction=reduction if _has_reduction(chosen.setup) else None,
+        reduction=options["reduction"] if _has_reduction(chosen.setup) else None,
         tolerances=tols,
-        trials=trials,
-        seed=seed,
+        trials=options["trials"],
+        seed=options["seed"],
         cases=chosen.results,
         diagnosis=diagnosis,
         ambiguous=ambiguous,

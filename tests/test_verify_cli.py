@@ -260,3 +260,25 @@ def test_many_trials_are_one_summary_row() -> None:
     assert row.endswith(f"✗ {randoms} of 12 fail: assumes_one_hot")
     assert "random_3 " not in r.stdout
     assert f"{len(failing)} more failing cases not shown in full" in r.stdout
+
+
+def test_a_module_that_makes_numpy_raise_does_not_crash_softgrad(tmp_path: Path) -> None:
+    import numpy as np
+
+    target = _write(tmp_path, "strict.py", 'import numpy as np\nnp.seterr(all="raise")\n' + GOOD)
+    before = np.geterr()
+    try:
+        r = run("verify", f"{target}:grad", "--format", "json", "--trials", "0")
+    finally:
+        np.seterr(**before)
+    assert r.exit_code == 1, r.stderr
+    bad = [c for c in json.loads(r.stdout)["cases"] if c["status"] != "pass"]
+    assert [c["name"] for c in bad] == ["gap_800"]  # exp underflows in the user's own softmax: their rule
+    assert bad[0]["error"].startswith("raised FloatingPointError: underflow encountered in exp")
+
+
+def test_base_exceptions_from_the_users_code_are_failed_cases(tmp_path: Path) -> None:
+    target = _write(tmp_path, "odd.py", "class Odd(BaseException):\n    pass\n\ndef grad(z, t):\n    raise Odd('x')\n")
+    r = run("verify", f"{target}:grad", "--format", "json", "--trials", "0")
+    assert r.exit_code == 1
+    assert json.loads(r.stdout)["cases"][0]["error"].startswith("raised Odd: x (at ")
