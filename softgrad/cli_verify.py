@@ -42,7 +42,8 @@ ready-to-run 'softgrad check' command. --format junit writes JUnit XML (a testca
 
 \b
 Exit codes: 0 every case passes, 1 a case fails (wrong numbers, an exception, a wrong shape),
-2 usage error, or a target that does not exist, does not import or is not callable.
+2 usage error, or a target that does not exist, does not import, is not callable or whose kind
+cannot be detected (give --kind).
 
 \b
 Examples:
@@ -103,7 +104,9 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> 
     metavar="N",
     help="Seeded random cases on top of the fixed battery.",
 )
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the random cases.")
+@click.option(
+    "--seed", type=click.IntRange(min=0), default=0, show_default=True, metavar="N", help="Seed of the random cases."
+)
 @click.option(
     "--rtol",
     type=click.FloatRange(min=0.0),

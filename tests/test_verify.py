@@ -427,3 +427,36 @@ def test_not_callable_and_undetectable_kinds() -> None:
         softgrad.verify(lambda m, n: m)
     with pytest.raises(InputError, match="softmax or its Jacobian"):
         softgrad.verify(lambda x: "nope")
+
+
+def _diagonal_only_backward(s: Any, upstream: Any) -> Any:
+    return upstream * s * (1 - s)
+
+
+def _diagonal_only_jacobian(s: Any) -> Any:
+    return (s * (1 - s))[..., :, None] * np.eye(s.shape[-1])
+
+
+def _naive_softmax(z: Any) -> Any:
+    e = np.exp(z)
+    return e / np.sum(e, axis=-1, keepdims=True)
+
+
+@pytest.mark.parametrize(
+    ("fn", "kind", "mistake", "key"),
+    [
+        (_diagonal_only_backward, "backward", "diagonal_only", "user"),
+        (_diagonal_only_jacobian, "jacobian", "diagonal_only", "user_jacobian"),
+        (_naive_softmax, "softmax", "no_max_shift", "user"),
+    ],
+)
+def test_every_kinds_check_command_reproduces_its_diagnosis(fn: Any, kind: str, mistake: str, key: str) -> None:
+    from tests.conftest import run_json
+
+    r = softgrad.verify(fn, kind, trials=1)
+    assert r.diagnosis[0].id == mistake
+    for case in r.failed:
+        assert case.command is not None
+        code, d = run_json(*case.command.split()[1:])
+        assert code == 1, case.command
+        assert d[key]["matches"][0] == mistake, case.name

@@ -282,3 +282,13 @@ def test_base_exceptions_from_the_users_code_are_failed_cases(tmp_path: Path) ->
     r = run("verify", f"{target}:grad", "--format", "json", "--trials", "0")
     assert r.exit_code == 1
     assert json.loads(r.stdout)["cases"][0]["error"].startswith("raised Odd: x (at ")
+
+
+def test_junit_survives_control_characters_in_messages(tmp_path: Path) -> None:
+    target = _write(tmp_path, "ctl.py", "def grad(z, t):\n    raise ValueError('bad\\x00\\x1bchar <&>')\n")
+    r = run("verify", f"{target}:grad", "--format", "junit", "--trials", "0")
+    assert r.exit_code == 1
+    suite = ET.fromstring(r.stdout).find("testsuite")
+    assert suite is not None
+    error = suite.findall("testcase")[0].find("error")
+    assert error is not None and "bad\ufffd\ufffdchar <&>" in (error.get("message") or "")
