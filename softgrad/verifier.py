@@ -16,22 +16,30 @@ exception out of here (Ctrl-C excepted). Nothing here prints or exits.
 from __future__ import annotations
 
 import inspect
-import os
-import traceback
-import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from softgrad import core
+from softgrad.battery import Case, battery, random_cases
 from softgrad.core import Array
 from softgrad.diagnose import distinguishing_input, jacobian_invariants, jacobian_matches, match_ratio, rank_matches
 from softgrad.errors import InputError
 from softgrad.mistakes import MISTAKES
 from softgrad.tolerance import DTYPES, Tolerance, compare, excess, tolerance_for
+from softgrad.user_code import (
+    CHANGED,
+    UserFunction,
+    article,
+    as_output,
+    returned,
+    shape_of,
+    shape_text,
+    source_file,
+)
 from softgrad.verify_report import CaseResult, Diagnosis, OtherInput, VerifyReport
 
 KINDS = ("grad", "jacobian", "softmax", "backward")
@@ -46,8 +54,6 @@ NEAR = Tolerance(rtol=1e-3, atol=1e-6)
 #: The motivating question's input: a caller passing z here gets the famous (6.125, 2.625).
 WORKED_Z = (1.75, 1.75)
 WORKED_T = (0.0, 1.0)
-#: Seed of the dense upstream vectors of the fixed battery (``seed`` only drives the random trials).
-UPSTREAM_SEED = 20240517
 
 # Parameter names that say what a function takes (compared lower-case).
 LOGIT_NAMES = frozenset({"z", "zs", "logits", "logit", "x", "xs", "u", "scores", "score", "inputs", "pre"})
@@ -62,239 +68,6 @@ UPSTREAM_NAMES = frozenset(
     {"upstream", "g", "grad", "grads", "gradient", "grad_output", "grad_out", "dout", "d_out", "dy", "ds"}
     | {"delta", "dl_ds", "de_ds", "dloss", "dvalues", "da", "top_grad", "output_grad", "dl", "de", "dp"}
 )
-
-
-# --------------------------------------------------------------------------------------------- battery
-
-
-@dataclass(frozen=True)
-class Case:
-    """One input of the battery: rows of logits and targets, (N, K) float64, exactly representable in
-    ``dtype``. ``batch``: passed as an (N, K) batch; otherwise a single example."""
-
-    name: str
-    description: str
-    z: Array
-    t: Array
-    dtype: str = "float64"
-    batch: bool = False
-
-
-def _rows(*rows: Sequence[float]) -> Array:
-    return np.array(rows, dtype=np.float64)
-
-
-def _dense_targets(cases: list[Case], rng: np.random.Generator) -> list[Case]:
-    """Replace the targets by dense positive ones, so that the upstream g = −t/s has no zero entry (except
-    where s underflowed to 0: there g is 0 rather than infinite)."""
-    out = []
-    for c in cases:
-        t = np.round(rng.uniform(0.1, 1.0, c.z.shape), 2)
-        t = np.where(core.softmax(c.z) < np.finfo(np.float64).tiny, 0.0, t)
-        out.append(replace(c, t=t))
-    return out
-
-
-def battery(kind: str, backward_input: str | None = None) -> list[Case]:
-    """The fixed inputs every function of ``kind`` is run on (the random trials come on top)."""
-    asym = (2.0, 1.0, 0.1, -1.5)
-    one_hot = (0.0, 0.0, 1.0, 0.0)
-    cases = [
-        Case("asymmetric", "asymmetric logits, K = 4, target off the largest logit", _rows(asym), _rows(one_hot)),
-        Case(
-            "shift_1000",
-            "the same logits + 1000: a softmax without the max shift overflows",
-            _rows([x + 1000.0 for x in asym]),
-            _rows(one_hot),
-        ),
-        Case(
-            "gap_800",
-            "a gap of 800 between logits, target on the low one: its probability underflows to 0",
-            _rows((1.5, -798.5, 0.5, -0.25)),
-            _rows((0.0, 1.0, 0.0, 0.0)),
-        ),
-        Case(
-            "soft_targets",
-            "soft targets (Σt = 1, mass on several classes)",
-            _rows((0.5, -1.0, 2.0, 1.25)),
-            _rows((0.125, 0.625, 0.0625, 0.1875)),
-        ),
-        Case(
-            "unnormalised_targets",
-            "unnormalised targets (Σt = 2.5)",
-            _rows((-0.5, 1.5, 0.25, 0.75)),
-            _rows((0.5, 0.0, 1.5, 0.5)),
-        ),
-        Case(
-            "batch",
-            "a batch of N = 3 distinct rows, K = 4 (N ≠ K), one-hot and soft targets",
-            _rows((0.3, -1.2, 2.2, 0.9), (1.1, 0.4, -0.7, 2.5), (-2.0, 0.6, 1.3, 0.2)),
-            _rows((0.0, 1.0, 0.0, 0.0), (0.25, 0.5, 0.125, 0.125), (1.0, 0.0, 0.0, 0.0)),
-            batch=True,
-        ),
-        Case(
-            "float32",
-            "float32 inputs, K = 4 (float32 tolerances)",
-            _rows((1.5, -0.5, 3.0, 0.25)),
-            _rows((0.0, 0.0, 0.0, 1.0)),
-            dtype="float32",
-        ),
-    ]
-    uses_targets = kind == "grad" or (kind == "backward" and backward_input == "targets")
-    if uses_targets:
-        return cases
-    cases = [c for c in cases if c.name not in ("soft_targets", "unnormalised_targets")]
-    upstream = kind == "backward"
-    cases = [replace(c, description=_WITHOUT_TARGETS[c.name] + (", dense upstream" if upstream else "")) for c in cases]
-    return _dense_targets(cases, np.random.default_rng(UPSTREAM_SEED)) if upstream else cases
-
-
-#: Descriptions of the battery where the targets play no part (softmax, Jacobian, backward with an upstream).
-_WITHOUT_TARGETS = {
-    "asymmetric": "asymmetric logits, K = 4",
-    "shift_1000": "the same logits + 1000: a softmax without the max shift overflows",
-    "gap_800": "a gap of 800 between logits: a probability underflows to 0",
-    "batch": "a batch of N = 3 distinct rows, K = 4 (N ≠ K)",
-    "float32": "float32 inputs, K = 4 (float32 tolerances)",
-}
-
-
-def random_cases(kind: str, backward_input: str | None, trials: int, seed: int) -> list[Case]:
-    """``trials`` seeded random single examples: K from 3 to 8, logits ~ N(0, 3²) rounded to 3 decimals,
-    targets one-hot (off the largest logit), soft or unnormalised in turn."""
-    rng = np.random.default_rng(seed)
-    out = []
-    styles = ("one-hot", "soft", "unnormalised")
-    for i in range(trials):
-        k = int(rng.integers(3, 9))
-        z = np.round(rng.normal(0.0, 3.0, k), 3)
-        style = styles[i % 3]
-        w = rng.uniform(0.05, 1.0, k)
-        if style == "one-hot":
-            choices = [j for j in range(k) if j != int(np.argmax(z))]
-            t = np.zeros(k)
-            t[choices[int(rng.integers(len(choices)))]] = 1.0
-        elif style == "soft":
-            t = np.round(w / w.sum(), 3)
-        else:
-            t = np.round(2 * w, 2)
-        what = f"{style} targets"
-        if kind == "backward" and backward_input == "upstream":
-            t = np.round(rng.uniform(0.1, 1.0, k), 2)
-            what = "dense upstream"
-        elif kind in ("jacobian", "softmax"):
-            what = "random logits"
-        desc = f"random case {i + 1} of {trials} (seed {seed}): K = {k}, {what}"
-        out.append(Case(f"random_{i + 1}", desc, z[None], t[None]))
-    return out
-
-
-# --------------------------------------------------------------------------------- calling user code
-
-
-@dataclass(frozen=True)
-class Called:
-    """The outcome of one call of the user's function."""
-
-    raw: object
-    error: str | None
-    notes: tuple[str, ...]
-
-
-def _source_file(fn: Callable[..., Any]) -> str | None:
-    try:
-        return inspect.getsourcefile(inspect.unwrap(fn))
-    except (TypeError, ValueError):
-        return None
-
-
-def _display(path: str) -> str:
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:
-        return path
-    return path if rel.startswith("..") else rel
-
-
-def exception_text(exc: BaseException, user_file: str | None) -> str:
-    """``Type: message (at file:line)``, the line being the deepest one in the user's file."""
-    frames = traceback.extract_tb(exc.__traceback__)[1:]  # the first frame is our call
-    own = [f for f in frames if user_file and os.path.abspath(f.filename) == os.path.abspath(user_file)]
-    frame = own[-1] if own else (frames[0] if frames else None)
-    where = f" (at {_display(frame.filename)}:{frame.lineno})" if frame is not None else ""
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}{': ' + message if message else ''}{where}"
-
-
-CHANGED = "your function changed its argument"
-
-
-@dataclass(frozen=True)
-class UserFunction:
-    """The user's function, where it is defined, and numpy's floating-point error handling as the user's
-    code left it (restored around every call; softgrad's own arithmetic runs with errors ignored)."""
-
-    fn: Callable[..., Any]
-    file: str | None
-    errstate: dict[str, Any]
-
-    def __call__(self, args: Sequence[NDArray[Any]], names: Sequence[str]) -> Called:
-        """Call the function on copies of ``args``, catching what it raises and warns and noticing changes it
-        makes to its arguments."""
-        copies = [a.copy() for a in args]
-        notes: list[str] = []
-        with warnings.catch_warnings(record=True) as caught, np.errstate(**self.errstate):
-            warnings.simplefilter("always")
-            try:
-                raw = self.fn(*copies)
-            except KeyboardInterrupt:
-                raise
-            except BaseException as exc:  # whatever it raises is a failed case, never a softgrad crash
-                return Called(None, exception_text(exc, self.file), ())
-        seen = set()
-        for w in caught:
-            text = f"{w.category.__name__}: {w.message}"
-            if text not in seen:
-                seen.add(text)
-                notes.append(f"your function warned: {text}")
-        for name, before, after in zip(names, args, copies, strict=True):
-            if before.shape != after.shape or not np.array_equal(before, after, equal_nan=True):
-                notes.append(f"{CHANGED} {name} in place")
-        return Called(raw, None, tuple(notes))
-
-
-def _shape_text(shape: tuple[int, ...]) -> str:
-    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
-
-
-def as_output(raw: object, shape: tuple[int, ...]) -> tuple[NDArray[np.float64] | None, str | None]:
-    """The returned value as a float64 array of ``shape``, or a message saying what is wrong with it."""
-    want = f"expected an array of shape {_shape_text(shape)}"
-    if raw is None:
-        return None, f"returned None (a missing return statement?); {want}"
-    try:
-        arr = np.asarray(raw)
-    except Exception as exc:
-        if isinstance(raw, tuple):
-            return None, f"returned a tuple of {len(raw)} items of different shapes; {want} (a (loss, grad) pair?)"
-        return None, f"returned {_a(type(raw).__name__)} that is not an array ({type(exc).__name__}: {exc}); {want}"
-    if np.iscomplexobj(arr):
-        return None, f"returned complex numbers ({arr.dtype}); {want} of real numbers"
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
-        return None, f"returned {_a(type(raw).__name__)} of {arr.dtype} values, not numbers; {want}"
-    if arr.shape != shape:
-        got = "a single number" if arr.ndim == 0 else f"shape {_shape_text(arr.shape)}"
-        hint = ""
-        if arr.ndim == 2 and arr.shape == shape[::-1]:
-            hint = " (transposed?)"
-        elif arr.size == int(np.prod(shape)) and arr.ndim:
-            hint = " (the right number of values in the wrong shape)"
-        return None, f"returned {got}, {want}{hint}"
-    return arr.astype(np.float64), None
-
-
-def _a(noun: str) -> str:
-    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
 
 
 # ------------------------------------------------------------------------------ what the kind means
@@ -746,34 +519,17 @@ def probe_one_parameter(user: UserFunction) -> tuple[str | None, str]:
     for arg in (row, batch):
         called = user([arg], ["x"])
         if called.error is not None:
-            seen.append(f"given {_shape_text(arg.shape)} it raised {called.error}")
+            seen.append(f"given {shape_text(arg.shape)} it raised {called.error}")
             continue
-        shape = _shape_of(called.raw)
+        shape = shape_of(called.raw)
         if shape == arg.shape:
-            return "softmax", f"given {_shape_text(arg.shape)} it returns {_shape_text(arg.shape)}: probabilities"
+            return "softmax", f"given {shape_text(arg.shape)} it returns {shape_text(arg.shape)}: probabilities"
         jac = (*arg.shape, arg.shape[-1])
         if shape == jac:
             what = "a Jacobian" if arg.ndim == 1 else "a Jacobian per row"
-            return "jacobian", f"given {_shape_text(arg.shape)} it returns {_shape_text(jac)}: {what}"
-        seen.append(f"given {_shape_text(arg.shape)} it returned {_returned(called.raw)}")
+            return "jacobian", f"given {shape_text(arg.shape)} it returns {shape_text(jac)}: {what}"
+        seen.append(f"given {shape_text(arg.shape)} it returned {returned(called.raw)}")
     return None, "; ".join(seen)
-
-
-def _shape_of(x: Any) -> tuple[int, ...] | None:
-    """The shape numpy sees in ``x``, or None when it is None or not array-like."""
-    if x is None:
-        return None
-    try:
-        return tuple(np.shape(x))
-    except Exception:
-        return None
-
-
-def _returned(raw: object) -> str:
-    shape = _shape_of(raw)
-    if raw is None:
-        return "None"
-    return f"shape {_shape_text(shape)}" if shape is not None else _a(type(raw).__name__)
 
 
 # ------------------------------------------------------------------------ the other input (z for s)
@@ -959,9 +715,9 @@ def verify(
         loaded = load_target(fn)
         func, target, user_file = loaded.fn, loaded.spec, loaded.path
     elif callable(fn):
-        func, target, user_file = fn, _describe_fn(fn), _source_file(fn)
+        func, target, user_file = fn, _describe_fn(fn), source_file(fn)
     else:
-        raise InputError("fn", f"expected a function, got {_a(type(fn).__name__)}")
+        raise InputError("fn", f"expected a function, got {article(type(fn).__name__)}")
     user = UserFunction(func, user_file, {k: v for k, v in np.geterr().items()})
     with np.errstate(all="ignore"):  # softgrad's own arithmetic; the user's calls get their own back
         return _verify(user, target, kind, options)

@@ -11,9 +11,10 @@ import pytest
 
 import softgrad
 from softgrad import core
+from softgrad.battery import battery, random_cases
 from softgrad.errors import InputError
 from softgrad.render.json_out import render_json
-from softgrad.verifier import aggregate, battery, random_cases
+from softgrad.verifier import aggregate
 from softgrad.verify_report import CaseResult
 
 # --------------------------------------------------------------------------------- user functions
