@@ -13,6 +13,8 @@ from softgrad.explain import ExplainReport, explain
 from softgrad.mistakes import MISTAKES, Mistake
 from softgrad.report import CheckReport, GradientVerdict, JacobianVerdict
 from softgrad.tolerance import DEFAULT_TOLERANCES, Tolerance
+from softgrad.verifier import verify
+from softgrad.verify_report import CaseResult, VerifyReport
 
 __version__ = "0.1.0"
 
@@ -20,6 +22,7 @@ __all__ = [
     "DEFAULT_TOLERANCES",
     "MISTAKES",
     "BatchReport",
+    "CaseResult",
     "CheckReport",
     "ExitCode",
     "ExplainReport",
@@ -29,8 +32,10 @@ __all__ = [
     "Mistake",
     "SoftgradError",
     "Tolerance",
+    "VerifyReport",
     "__version__",
     "check",
     "check_batch",
     "explain",
+    "verify",
 ]

@@ -416,3 +416,6 @@ def batch_cmd(files: tuple[str, ...], fmt: str, output: str | None, no_color: bo
 def main(args: Sequence[str] | None = None, prog_name: str = "softgrad") -> Any:
     """Console-script entry point."""
     return cli.main(args=args, prog_name=prog_name)
+
+
+from softgrad import cli_verify  # noqa: E402,F401  (registers `softgrad verify`)
