@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from softgrad import core
+from softgrad.batch import BatchOptions, batch_candidates
 from softgrad.battery import Case, battery, random_cases
 from softgrad.core import Array
 from softgrad.diagnose import distinguishing_input, jacobian_invariants, jacobian_matches, match_ratio, rank_matches
@@ -240,6 +241,14 @@ def reproducing(setup: Setup, case: Case, out: Array, tol: Tolerance) -> dict[st
         for m in MISTAKES.rows():
             r = float(np.max(match_ratio(user, m.gradient(z, t), tol)))
             found.append((r, order.index(m.id), m.id))
+        if case.batch and setup.kind == "grad":  # the mistakes across the rows of a batch
+            opts = BatchOptions(reduction=setup.reduction)
+            for mid, wrong in batch_candidates(z, t, opts).items():
+                r = float(np.max(match_ratio(out, wrong, tol)))
+                found.append((r, order.index(mid), mid))
+        if case.batch and setup.kind == "softmax":
+            r = float(np.max(match_ratio(out, core.softmax(z.T).T, tol)))
+            found.append((r, order.index("softmax_over_batch_axis"), "softmax_over_batch_axis"))
         if setup.kind == "softmax":  # the softmax applied twice shows in the probabilities themselves
             r = float(np.max(match_ratio(out, core.softmax(core.softmax(z)), tol)))
             found = [f for f in found if f[2] != "double_softmax"] + [(r, -1, "double_softmax")]

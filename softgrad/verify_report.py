@@ -258,6 +258,9 @@ class VerifyReport:
                 what = f"; diagnosed {first.id}{also}: {first.title}"
             else:
                 what = f"; {first.id}{also} reproduces {len(first.cases)} of the {n['fail']} failing: {first.title}"
+            hinted = next((c for c in self.cases if c.hints and first.id in c.matches), None)
+            if hinted is not None:  # the batch-level hint says what to do about it
+                what += f" — {hinted.hints[0]}"
         elif any(c.hints for c in self.cases):
             hinted = next(c for c in self.cases if c.hints)
             what = f"; {hinted.name}: {hinted.hints[0]}"

@@ -193,7 +193,7 @@ def _case_detail(r: VerifyReport, c: CaseResult) -> Document:
     if c.matches:
         first = MISTAKES[c.matches[0]]
         doc.append(line("    it matches ", Cell(first.id, "bad"), f": {first.title}"))
-        doc.append(line(Cell(f"      {_wrong_label(r)}: {first.formula}", "bad")))
+        doc.append(line(Cell(f"      {_wrong(r, first.id)}", "bad")))
         for other in c.matches[1:]:
             doc.append(line(f"    it also matches {other}: {MISTAKES[other].title}"))
     for hint in c.hints:
@@ -206,9 +206,14 @@ def _case_detail(r: VerifyReport, c: CaseResult) -> Document:
     return doc
 
 
-def _wrong_label(r: VerifyReport) -> str:
-    """The catalogue's formulas are gradients: for a Jacobian, the gradient a caller chains it into."""
-    return "the gradient it leads to" if r.kind == "jacobian" else "wrong"
+def _wrong(r: VerifyReport, mid: str) -> str:
+    """The wrong formula: the mistake's Jacobian for a Jacobian function, else its gradient."""
+    m = MISTAKES[mid]
+    if r.kind == "jacobian" and m.jacobian_formula:
+        return f"wrong: {m.jacobian_formula}"
+    if r.kind == "jacobian":
+        return f"the gradient it leads to: {m.formula}"
+    return f"wrong: {m.formula}"
 
 
 def _where(worst: tuple[int, ...] | None, rows: int) -> str:
@@ -240,7 +245,7 @@ def _diagnosis(r: VerifyReport) -> Document:
         how = f"it reproduces {len(first.cases)} of the {failing} failing cases, not every case"
     ids = r.ambiguous or (first.id,)
     doc.append(line("diagnosis: ", Cell(", ".join(ids), "bad"), f" — {first.title}"))
-    doc.append(line(Cell(f"  {_wrong_label(r)}: {first.formula}", "bad")))
+    doc.append(line(Cell(f"  {_wrong(r, first.id)}", "bad")))
     doc.append(line(Cell(f"  right: {RIGHT[r.reference_key]}", "ok")))
     doc.append(line(Cell(f"  {how}", "dim")))
     if r.ambiguous:
