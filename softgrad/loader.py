@@ -108,6 +108,8 @@ def _load_file(mod: str, spec: str) -> tuple[ModuleType, str]:
     if directory not in sys.path:  # sibling imports work, as when running the file with python
         sys.path.insert(0, directory)
     sys.modules[name] = module
+    writes_bytecode = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True  # leave no __pycache__ beside the user's file
     try:
         module_spec.loader.exec_module(module)
     except KeyboardInterrupt:
@@ -115,6 +117,8 @@ def _load_file(mod: str, spec: str) -> tuple[ModuleType, str]:
     except BaseException as exc:  # SystemExit too: a module that exits on import did not import
         sys.modules.pop(name, None)
         raise _import_failure(spec, exc, resolved) from None
+    finally:
+        sys.dont_write_bytecode = writes_bytecode
     return module, resolved
 
 

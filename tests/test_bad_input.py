@@ -104,6 +104,15 @@ CASES: list[tuple[str, tuple[str, ...], str, str | None]] = [
     ("explain bad grad", ("explain", *EX, "--grad", "1", "x"), "--grad: value 2: 'x' is not a number", None),
     ("mistakes unknown id", ("mistakes", "jacobian_at_logit"), "did you mean jacobian_at_logits?", None),
     ("mistakes z without id", ("mistakes", "--z", "1", "2"), "give a mistake ID", None),
+    # verify targets
+    ("verify no such file", ("verify", "{d}/nope.py:grad"), "nope.py: no such file", None),
+    ("verify not python", ("verify", "{d}/z.txt:grad"), "is not a Python file (.py)", None),
+    ("verify syntax error", ("verify", "{d}/broken.py:grad"), "SyntaxError", None),
+    ("verify import error", ("verify", "{d}/importerror.py:grad"), "ModuleNotFoundError", None),
+    ("verify no such function", ("verify", "{d}/module.py:nope"), "nope", None),
+    ("verify not callable", ("verify", "{d}/module.py:VALUE"), "VALUE is an int, not a function", None),
+    ("verify no module", ("verify", "no_such_package_xyz.mod:f"), "no_such_package_xyz", None),
+    ("verify bad kind", ("verify", "{d}/module.py:grad", "--kind", "hessian"), "'hessian' is not one of", None),
     ("mistakes bad z", ("mistakes", "no_jacobian", "--z", "1", "q", "--t", "0", "1"), "'q' is not a number", None),
 ]
 
@@ -127,6 +136,9 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (d / "labelbool.json").write_text('{"z": [1, 2], "label": true}')
     (d / "temp.json").write_text('{"z": [1, 2], "t": [0, 1], "temperature": "hot"}')
     (d / "ok.json").write_text('{"z": [1, 2], "t": [0, 1]}')
+    (d / "broken.py").write_text("def grad(z, t):\n    return (z\n")
+    (d / "importerror.py").write_text("import no_such_module_xyz\n\ndef grad(z, t):\n    return z\n")
+    (d / "module.py").write_text("VALUE = 3\n\ndef grad(z, t):\n    return z\n")
     return d
 
 

@@ -145,3 +145,11 @@ def test_ctrl_c_on_a_real_batch_run(tmp_path: Path) -> None:
     assert stderr == "softgrad: interrupted\n"
     assert stdout == ""
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rows.csv"]
+
+
+def test_verify_leaves_no_bytecode_beside_the_users_file(tmp_path: Path) -> None:
+    module = tmp_path / "mygrad.py"
+    module.write_text((SAMPLES / "verify" / "correct_grad.py").read_text())
+    r = run("verify", f"{module}:grad", "--trials", "1", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mygrad.py"]
