@@ -129,3 +129,26 @@ def near_valid_csv(draw: st.DrawFn) -> bytes:
 @example(b"\r,\nid,z0,z1,z2,t0,t1,t2,g0,g1,g2\na,1.5,0.25,-1,0,1,0,0.6,-0.8,0.2\n", ())
 def test_near_valid_csv_to_batch(data: bytes, extra: tuple[str, ...]) -> None:
     _batch(data, *extra)
+
+
+VERIFY_TARGETS = [
+    "samples/verify/correct_grad.py:grad",
+    "samples/verify/df2_on_logits.py:df2",
+    "samples/verify/raises.py:grad",
+    "samples/verify/wrong_shape.py:grad",
+    "samples/verify/correct_softmax.py:softmax",
+    "samples/verify/correct_backward.py:softmax_backward",
+]
+VERIFY_OPTIONS = ["--kind", "grad", "jacobian", "softmax", "backward", "--layout", "row", "batch", "both", "auto",
+                  "--reduction", "mean", "sum", "--trials", "0", "1", "-1", "--seed", "--rtol", "--atol", "--show",
+                  "--format", "json", "junit", "table", "--jacobian-input", "s", "z", "--backward-input", "upstream",
+                  "targets", "nan", "1e-3"]  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(VERIFY_TARGETS), st.lists(st.sampled_from(VERIFY_OPTIONS), max_size=6))
+@example("samples/verify/df2_on_logits.py:df2", ["--kind", "grad", "--format", "json"])
+def test_random_verify_options(target: str, args: list[str]) -> None:
+    from tests.conftest import ROOT
+
+    _assert_sane(["verify", str(ROOT / target), *args])
