@@ -41,9 +41,12 @@ def bench_startup() -> None:
         med, best = wall(cmd)
         print(f"  {name:40s} median {med * 1000:7.1f} ms   min {best * 1000:7.1f} ms")
     out = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import softgrad.cli"], capture_output=True, text=True, check=False
+        [sys.executable, "-X", "importtime", "-c", "import softgrad.cli.app"],
+        capture_output=True,
+        text=True,
+        check=False,
     ).stderr
-    print(f"  rich imported by `import softgrad.cli`: {'yes' if ' rich' in out else 'no'}")
+    print(f"  rich imported by `import softgrad.cli.app`: {'yes' if ' rich' in out else 'no'}")
 
 
 DATA = ROOT / "benchmarks" / "data"

@@ -6,15 +6,15 @@
 ('fail', 'jacobian_at_logits')
 """
 
-from softgrad.batch import BatchReport, check_batch
-from softgrad.checks import check
+from softgrad.catalogue.mistakes import MISTAKES, Mistake
+from softgrad.commands.batch.api import BatchReport, check_batch
+from softgrad.commands.check.api import check
+from softgrad.commands.check.explain import ExplainReport, explain
+from softgrad.commands.check.report import CheckReport, GradientVerdict, JacobianVerdict
+from softgrad.commands.verify.api import verify
+from softgrad.commands.verify.report import CaseResult, VerifyReport
+from softgrad.core.tolerance import DEFAULT_TOLERANCES, Tolerance
 from softgrad.errors import ExitCode, InputError, SoftgradError
-from softgrad.explain import ExplainReport, explain
-from softgrad.mistakes import MISTAKES, Mistake
-from softgrad.report import CheckReport, GradientVerdict, JacobianVerdict
-from softgrad.tolerance import DEFAULT_TOLERANCES, Tolerance
-from softgrad.verifier import verify
-from softgrad.verify_report import CaseResult, VerifyReport
 
 __version__ = "0.1.0"
 

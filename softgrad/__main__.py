@@ -1,5 +1,5 @@
 """``python -m softgrad``."""
 
-from softgrad.cli import main
+from softgrad.cli.app import main
 
 main(prog_name="softgrad")

@@ -21,8 +21,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from softgrad.verifier import DEFAULT_TRIALS, verify
-from softgrad.verify_report import VerifyReport
+from softgrad.commands.verify.api import DEFAULT_TRIALS, verify
+from softgrad.commands.verify.report import VerifyReport
 
 
 def _fail_unless_ok(report: VerifyReport) -> VerifyReport:

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, settings
 
-from softgrad.cli import cli
+from softgrad.cli.app import cli
 
 pytest_plugins = ["pytester"]
 

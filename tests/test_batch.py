@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from softgrad import MISTAKES, check_batch, core
-from softgrad.batch import BatchOptions, evaluate_rows
-from softgrad.readers import ReadOptions, open_csv, parse_chunk
+from softgrad.commands.batch.api import BatchOptions, evaluate_rows
+from softgrad.inputs.rows import ReadOptions, open_csv, parse_chunk
 from tests.conftest import SAMPLES, run
 
 BATCH = SAMPLES / "batch"
@@ -142,7 +142,7 @@ def test_chunked_and_unchunked_reports_are_identical(tmp_path: Path) -> None:
     f.write_text(
         header + "\n" + "\n".join(",".join(repr(float(x)) for x in row) for row in np.hstack([z, t, g])) + "\n"
     )
-    from softgrad.batch_run import RunOptions, run_batch
+    from softgrad.commands.batch.run import RunOptions, run_batch
 
     def report(chunk_bytes: int, jobs: int) -> dict[str, object]:
         read = ReadOptions(chunk_bytes=chunk_bytes)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from softgrad import core
-from softgrad.mistakes import MISTAKES
+from softgrad.catalogue.mistakes import MISTAKES
+from softgrad.core import formulas
 
 Z = np.array([[1.75, 1.75]])
 T = np.array([[0.0, 1.0]])
@@ -73,7 +74,7 @@ def test_directional_fd_matches_directional_derivative() -> None:
 
 
 def test_chained_gradient_in_blocks_for_large_k(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(core, "JACOBIAN_BLOCK", 64)
+    monkeypatch.setattr(formulas, "JACOBIAN_BLOCK", 64)
     rng = np.random.default_rng(1)
     z = rng.normal(size=(3, 20))
     t = rng.uniform(size=(3, 20))

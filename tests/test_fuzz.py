@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from softgrad.cli import cli
+from softgrad.cli.app import cli
 
 OPTIONS = [
     "--z", "--t", "--label", "--grad", "--jacobian", "--temperature", "--dtype", "--rtol", "--atol", "--fd",

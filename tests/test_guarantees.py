@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from softgrad import output
+from softgrad.cli import output
 from tests.conftest import SAMPLES, run
 
 EX = ("check", "--z", "1.75", "1.75", "--t", "0", "1")
@@ -49,12 +49,12 @@ def test_interrupted_write_keeps_the_old_file_and_no_partial_one(
 
 
 def test_interrupt_during_the_work_exits_130_with_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import softgrad.checks
+    import softgrad.commands.check.api
 
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(softgrad.checks, "check", interrupted)
+    monkeypatch.setattr(softgrad.commands.check.api, "check", interrupted)
     target = tmp_path / "out.json"
     r = run(*EX, "--output", str(target))
     assert r.exit_code == 130
@@ -98,7 +98,7 @@ def test_no_colour_when_piped_or_asked() -> None:
 
 
 def test_colour_renderer_respects_no_color() -> None:
-    from softgrad.checks import check
+    from softgrad.commands.check.api import check
     from softgrad.render.check_doc import check_document
     from softgrad.render.rich_out import render_rich
 
@@ -110,7 +110,7 @@ def test_colour_renderer_respects_no_color() -> None:
 def test_no_color_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    from softgrad.cli import use_color
+    from softgrad.cli.app import use_color
 
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
     monkeypatch.delenv("NO_COLOR", raising=False)

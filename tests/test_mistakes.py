@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from softgrad import MISTAKES, check
+from softgrad.catalogue.diagnose import distinguishing_input
 from softgrad.core import fused_gradient
-from softgrad.diagnose import distinguishing_input
 from tests.conftest import run, run_json
 
 ROW_IDS = [m.id for m in MISTAKES.rows()]

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from softgrad import check, core
-from softgrad.tolerance import DEFAULT_TOLERANCES, excess
+from softgrad.core.tolerance import DEFAULT_TOLERANCES, excess
 
 TOL = DEFAULT_TOLERANCES["float64"]
 

@@ -11,11 +11,11 @@ import pytest
 
 import softgrad
 from softgrad import core
-from softgrad.battery import battery, random_cases
+from softgrad.commands.verify.api import aggregate
+from softgrad.commands.verify.cases import battery, random_cases
+from softgrad.commands.verify.report import CaseResult
 from softgrad.errors import InputError
 from softgrad.render.json_out import render_json
-from softgrad.verifier import aggregate
-from softgrad.verify_report import CaseResult
 
 # --------------------------------------------------------------------------------- user functions
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from softgrad.core import fused_gradient
-from softgrad.mistakes import MISTAKES
+from softgrad.catalogue.mistakes import MISTAKES
 
 HERE = Path(__file__).resolve().parent
 rng = np.random.default_rng(2026)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from softgrad.batch import HIST_HI, HIST_LO, BatchReport
+from softgrad.commands.batch.api import HIST_HI, HIST_LO, BatchReport
 from softgrad.render.layout import Cell, Document, Table, line, num
 
 BAR = 40

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from softgrad.catalogue.mistakes import MISTAKES
+from softgrad.commands.check.report import CheckReport, GradientVerdict, JacobianVerdict, MistakeRow
 from softgrad.core import FULL_FD_MAX_K
-from softgrad.mistakes import MISTAKES
+from softgrad.core.tolerance import FORMULA, Comparison
 from softgrad.render.layout import Cell, Document, Table, line, matrix_lines, num, vector
-from softgrad.report import CheckReport, GradientVerdict, JacobianVerdict, MistakeRow
-from softgrad.tolerance import FORMULA, Comparison
 
 #: Up to this many classes the gradients are laid out with one column per component.
 HORIZONTAL_MAX_K = 6

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from softgrad.explain import ExplainReport
-from softgrad.mistakes import MISTAKES
+from softgrad.catalogue.mistakes import MISTAKES
+from softgrad.commands.check.explain import ExplainReport
 from softgrad.render.layout import Cell, Document, line, side_by_side, value_lines, vector
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
-from softgrad.batch import BatchReport, WorstRow
+from softgrad.commands.batch.api import BatchReport, WorstRow
 
 
 def render_junit(report: BatchReport, failing: Sequence[Sequence[WorstRow]], cap: int, skip_bad: bool) -> str:

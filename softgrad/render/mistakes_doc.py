@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from softgrad.mistakes import Mistake
+from softgrad.catalogue.mistakes import Mistake
 from softgrad.render.layout import Cell, Document, Table, line, side_by_side, value_lines
 
 

@@ -6,10 +6,10 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from softgrad.mistakes import MISTAKES
+from softgrad.catalogue.mistakes import MISTAKES
+from softgrad.commands.verify.report import CaseResult, OtherInput, VerifyReport
+from softgrad.core.tolerance import FORMULA
 from softgrad.render.layout import Cell, Document, Table, line, matrix_lines, num, vector
-from softgrad.tolerance import FORMULA
-from softgrad.verify_report import CaseResult, OtherInput, VerifyReport
 
 TICK = Cell("✓", "ok")
 CROSS = Cell("✗", "bad")

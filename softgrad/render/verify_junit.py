@@ -8,10 +8,10 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from softgrad.mistakes import MISTAKES
+from softgrad.catalogue.mistakes import MISTAKES
+from softgrad.commands.verify.api import fmt_num
+from softgrad.commands.verify.report import CaseResult, VerifyReport
 from softgrad.render.layout import num
-from softgrad.verifier import fmt_num
-from softgrad.verify_report import CaseResult, VerifyReport
 
 #: Characters XML 1.0 cannot hold (control characters other than tab, newline, carriage return).
 _INVALID = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")

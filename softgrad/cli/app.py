@@ -12,8 +12,8 @@ from typing import IO, Any, ClassVar
 import click
 
 from softgrad.core import FD_CHOICES
+from softgrad.core.tolerance import DTYPES
 from softgrad.errors import ExitCode, SoftgradError
-from softgrad.tolerance import DTYPES
 
 NUMBER = re.compile(r"^[+-]?(\d|\.\d|inf|nan|infinity)", re.IGNORECASE)
 
@@ -251,8 +251,8 @@ def input_options(f: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random directions.")
 @output_options(["table", "json"])
 def check_cmd(fmt: str, output: str | None, no_color: bool, fd: str, seed: int, **inputs: Any) -> int:
-    from softgrad.checks import check
-    from softgrad.inputs import problem_from_options
+    from softgrad.commands.check.api import check
+    from softgrad.inputs.values import problem_from_options
 
     problem, sources = problem_from_options(**inputs)
     report = check(problem, rtol=inputs["rtol"], atol=inputs["atol"], fd=fd, seed=seed)
@@ -276,7 +276,7 @@ def _emit(
     text: str | IO[str] | None = None,
 ) -> None:
     """Render (json, or a document as table/plain text; or ready ``text``) and write to stdout or --output."""
-    from softgrad.output import write_output
+    from softgrad.cli.output import write_output
 
     if text is None and fmt == "json":
         from softgrad.render.json_out import render_json
@@ -307,8 +307,8 @@ Examples:
 @input_options
 @output_options(["table", "json"])
 def explain_cmd(fmt: str, output: str | None, no_color: bool, **inputs: Any) -> int:
-    from softgrad.explain import explain
-    from softgrad.inputs import problem_from_options
+    from softgrad.commands.check.explain import explain
+    from softgrad.inputs.values import problem_from_options
     from softgrad.render.explain_doc import explain_document
 
     problem, sources = problem_from_options(**inputs)
@@ -341,7 +341,7 @@ Examples:
 def mistakes_cmd(
     mistake_id: str | None, z: tuple[str, ...], t: tuple[str, ...], label: int | None, temperature: float, **out: Any
 ) -> int:
-    from softgrad.catalogue_cli import mistakes_output
+    from softgrad.cli.mistakes import mistakes_output
 
     data, document = mistakes_output(mistake_id, z, t, label, temperature)
     _emit(data, document, out["fmt"], out["output"], out["no_color"], ())
@@ -406,7 +406,7 @@ Examples:
 )
 @output_options(["table", "json", "csv", "junit"])
 def batch_cmd(files: tuple[str, ...], fmt: str, output: str | None, no_color: bool, **o: Any) -> int:
-    from softgrad.batch_cli import run_batch_command
+    from softgrad.cli.batch import run_batch_command
 
     out = run_batch_command(files, fmt, o, progress=not o["quiet"])
     _emit(out.data, out.document, fmt, output, no_color, files, text=out.text)
@@ -418,4 +418,4 @@ def main(args: Sequence[str] | None = None, prog_name: str = "softgrad") -> Any:
     return cli.main(args=args, prog_name=prog_name)
 
 
-from softgrad import cli_verify  # noqa: E402,F401  (registers `softgrad verify`)
+from softgrad.cli import verify as _verify  # noqa: E402,F401  (registers `softgrad verify`)

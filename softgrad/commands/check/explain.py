@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from softgrad import core
-from softgrad.checks import check
-from softgrad.mistakes import MISTAKES
-from softgrad.problem import ArrayLike, Problem, as_problem, make_problem
-from softgrad.report import CheckReport, json_list, json_matrix
+from softgrad.catalogue.mistakes import MISTAKES
+from softgrad.commands.check.api import check
+from softgrad.commands.check.report import CheckReport, json_list, json_matrix
+from softgrad.core.problem import ArrayLike, Problem, as_problem, make_problem
 
 #: Jacobians up to this K are written out in full (in text and JSON).
 MATRIX_MAX_K = 12
@@ -237,8 +237,8 @@ def mistake_at(mistake_id: str, problem: Problem | None = None) -> dict[str, obj
 
     Without ``problem`` softgrad finds an input that exposes the mistake. Raises KeyError for unknown ids.
     """
-    from softgrad.diagnose import differs, distinguishing_input
-    from softgrad.tolerance import tolerance_for
+    from softgrad.catalogue.diagnose import differs, distinguishing_input
+    from softgrad.core.tolerance import tolerance_for
 
     m = MISTAKES[mistake_id]
     found = problem is None

@@ -5,10 +5,10 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Sequence
 
+from softgrad.catalogue.mistakes import MISTAKES
+from softgrad.core.problem import make_problem
 from softgrad.errors import InputError
-from softgrad.inputs import parse_values
-from softgrad.mistakes import MISTAKES
-from softgrad.problem import make_problem
+from softgrad.inputs.values import parse_values
 from softgrad.render.layout import Document
 
 
@@ -16,7 +16,7 @@ def mistakes_output(
     mistake_id: str | None, z: Sequence[str], t: Sequence[str], label: int | None, temperature: float
 ) -> tuple[dict[str, object], Callable[[], Document]]:
     """(JSON data, document builder) for the catalogue or one entry."""
-    from softgrad.explain import mistake_at
+    from softgrad.commands.check.explain import mistake_at
     from softgrad.render.mistakes_doc import catalogue_document, mistake_document
 
     if mistake_id is None:

@@ -7,8 +7,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from softgrad.diagnose import DistinguishingInput, Invariant, Match, WrongEntry
-from softgrad.tolerance import Comparison, Tolerance
+from softgrad.catalogue.diagnose import DistinguishingInput, Invariant, Match, WrongEntry
+from softgrad.core.tolerance import Comparison, Tolerance
 
 Vector = tuple[float, ...]
 

@@ -6,10 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
 
-from softgrad.batch import BatchOptions, BatchReport
-from softgrad.batch_run import JUNIT_CAP, RunOptions, default_jobs, run_batch
+from softgrad.commands.batch.api import BatchOptions, BatchReport
+from softgrad.commands.batch.run import JUNIT_CAP, RunOptions, default_jobs, run_batch
 from softgrad.errors import ExitCode, InputError
-from softgrad.readers import ReadOptions
+from softgrad.inputs.rows import ReadOptions
 from softgrad.render.layout import Document
 
 

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from softgrad.core.problem import Problem, make_problem
 from softgrad.errors import InputError
-from softgrad.problem import Problem, make_problem
 
 _TOKEN = re.compile(r"[^\s,]+")
 CASE_KEYS = ("z", "t", "label", "grad", "jacobian", "temperature")
@@ -129,7 +129,7 @@ def _json_type(v: Any) -> str:
 
 
 def parse_case(obj: Any, where: str) -> dict[str, Any]:
-    """Validate a JSON case object into plain values for :func:`softgrad.problem.make_problem`."""
+    """Validate a JSON case object into plain values for :func:`softgrad.core.problem.make_problem`."""
     if not isinstance(obj, dict):
         raise InputError(where, f'expected a JSON object like {{"z": [...], "t": [...]}}, got {_json_type(obj)}')
     unknown = [k for k in obj if k not in CASE_KEYS]

@@ -10,9 +10,8 @@ from typing import Any
 
 import click
 
-from softgrad.cli import _emit, cli, output_options
-from softgrad.errors import ExitCode
-from softgrad.verifier import (
+from softgrad.cli.app import _emit, cli, output_options
+from softgrad.commands.verify.api import (
     BACKWARD_INPUTS,
     DEFAULT_TRIALS,
     JACOBIAN_INPUTS,
@@ -21,6 +20,7 @@ from softgrad.verifier import (
     MAX_TRIALS,
     REDUCTIONS,
 )
+from softgrad.errors import ExitCode
 
 VERIFY_HELP = """Check your own function: import it and run it on a battery of inputs chosen to expose the
 known mistakes, plus seeded random cases.
@@ -131,14 +131,14 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> 
 )
 @output_options(["table", "json", "junit"])
 def verify_cmd(target: str, show: int, fmt: str, output: str | None, no_color: bool, **options: Any) -> int:
-    from softgrad.loader import target_file
-    from softgrad.verifier import verify
+    from softgrad.commands.verify.api import verify
+    from softgrad.commands.verify.loader import target_file
 
     with contextlib.redirect_stdout(sys.stderr):  # what the user's code prints is talk, not data
         report = verify(target, options.pop("kind"), **options)
     sources = [p for p in (target_file(target),) if p]
     if fmt == "junit":
-        from softgrad.output import write_output
+        from softgrad.cli.output import write_output
         from softgrad.render.verify_junit import render_junit
 
         write_output(render_junit(report), output, sources)

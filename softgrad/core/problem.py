@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 
-from softgrad.core import Array
+from softgrad.core import rules
+from softgrad.core.formulas import Array
 from softgrad.errors import InputError
-from softgrad.tolerance import DTYPES
 
 ArrayLike = Sequence[float] | Array
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,14 @@ def _vector(values: ArrayLike, where: str) -> Array:
     return arr
 
 
+def _named(where: str, rule: Callable[..., T], *args: Any) -> T:
+    """Apply a rule, naming the input as the caller calls it."""
+    try:
+        return rule(*args)
+    except InputError as exc:
+        raise InputError(where, exc.message) from None
+
+
 def make_problem(
     z: ArrayLike,
     t: ArrayLike | None = None,
@@ -75,10 +85,9 @@ def make_problem(
     if (t is None) == (label is None):
         raise InputError(names["t"], f"give the targets with {names['t']} or a class index with {names['label']}")
     if label is not None:
-        if isinstance(label, bool) or not isinstance(label, (int, np.integer)):
-            raise InputError(names["label"], f"expected a class index, got {label!r}")
-        if not 0 <= label < k:
-            raise InputError(names["label"], f"class index {label} is out of range for K = {k} (0 to {k - 1})")
+        label = _named(
+            names["label"], rules.class_index, "label", int(label) if isinstance(label, np.integer) else label, k
+        )
         tv = np.zeros(k)
         tv[label] = 1.0
     else:
@@ -90,15 +99,13 @@ def make_problem(
         if neg.size:
             i = int(neg[0])
             raise InputError(names["t"], f"value {i + 1} is {tv[i]:g}: targets must be >= 0")
-    if not (np.isfinite(temperature) and temperature > 0):
-        raise InputError(names["temperature"], f"must be a positive number, got {temperature!r}")
+    temperature = _named(names["temperature"], rules.temperature, temperature)
     with np.errstate(over="ignore"):
         scaled = zv / temperature
     if not np.all(np.isfinite(scaled)):
         i = int(np.flatnonzero(~np.isfinite(scaled))[0])
         raise InputError(names["temperature"], f"z/τ overflows: z[{i}]/τ = {zv[i]:g}/{temperature:g} is not finite")
-    if dtype not in DTYPES:
-        raise InputError(names["dtype"], f"must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    dtype = _named(names["dtype"], rules.dtype, dtype)
     gv = None
     if grad is not None:
         gv = np.asarray(grad, dtype=np.float64) if allow_nonfinite_grad else _vector(grad, names["grad"])

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from softgrad import core
-from softgrad.core import Array
-from softgrad.diagnose import (
+from softgrad.catalogue.diagnose import (
     Match,
     coinciding,
     differs,
@@ -18,10 +17,11 @@ from softgrad.diagnose import (
     rank_matches,
     wrong_entries,
 )
-from softgrad.mistakes import MISTAKES
-from softgrad.problem import ArrayLike, Problem, as_problem
-from softgrad.report import CheckReport, GradientVerdict, JacobianVerdict, MistakeRow
-from softgrad.tolerance import Comparison, Tolerance, compare, tolerance_for
+from softgrad.catalogue.mistakes import MISTAKES
+from softgrad.commands.check.report import CheckReport, GradientVerdict, JacobianVerdict, MistakeRow
+from softgrad.core import Array
+from softgrad.core.problem import ArrayLike, Problem, as_problem
+from softgrad.core.tolerance import Comparison, Tolerance, compare, tolerance_for
 
 #: Looser tolerance for "close but not exact" hints (rounded or low-precision numbers).
 NEAR = Tolerance(rtol=1e-3, atol=1e-6)

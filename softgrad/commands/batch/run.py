@@ -18,7 +18,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from softgrad.batch import (
+from softgrad.commands.batch.api import (
     FAIL,
     STATUS_NAMES,
     BadRow,
@@ -33,7 +33,7 @@ from softgrad.batch import (
     total_of,
 )
 from softgrad.core import fd_plan
-from softgrad.readers import Block, CsvSpec, ReadOptions, open_csv, parse_chunk, read_jsonl, read_npz
+from softgrad.inputs.rows import Block, CsvSpec, ReadOptions, open_csv, parse_chunk, read_jsonl, read_npz
 
 #: Failing rows listed per file in JUnit output.
 JUNIT_CAP = 100

@@ -21,10 +21,10 @@ from typing import IO, Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from softgrad.batch import BadRow
+from softgrad.commands.batch.api import BadRow
 from softgrad.core import Array
 from softgrad.errors import InputError
-from softgrad.inputs import decode, open_input, parse_case
+from softgrad.inputs.values import decode, open_input, parse_case
 
 #: Default column-name prefixes; a column is ``prefix`` + index (0- or 1-based, contiguous).
 Z_PREFIXES = ("z", "z_", "logit", "logit_", "logits_")

@@ -24,14 +24,18 @@ import numpy as np
 from numpy.typing import NDArray
 
 from softgrad import core
-from softgrad.batch import BatchOptions, batch_candidates
-from softgrad.battery import Case, battery, random_cases
-from softgrad.core import Array
-from softgrad.diagnose import distinguishing_input, jacobian_invariants, jacobian_matches, match_ratio, rank_matches
-from softgrad.errors import InputError
-from softgrad.mistakes import MISTAKES
-from softgrad.tolerance import DTYPES, Tolerance, compare, excess, tolerance_for
-from softgrad.user_code import (
+from softgrad.catalogue.diagnose import (
+    distinguishing_input,
+    jacobian_invariants,
+    jacobian_matches,
+    match_ratio,
+    rank_matches,
+)
+from softgrad.catalogue.mistakes import MISTAKES
+from softgrad.commands.batch.api import BatchOptions, batch_candidates
+from softgrad.commands.verify.cases import Case, battery, random_cases
+from softgrad.commands.verify.report import CaseResult, Diagnosis, OtherInput, VerifyReport
+from softgrad.commands.verify.user_code import (
     CHANGED,
     UserFunction,
     article,
@@ -41,7 +45,9 @@ from softgrad.user_code import (
     shape_text,
     source_file,
 )
-from softgrad.verify_report import CaseResult, Diagnosis, OtherInput, VerifyReport
+from softgrad.core import Array
+from softgrad.core.tolerance import DTYPES, Tolerance, compare, excess, tolerance_for
+from softgrad.errors import InputError
 
 KINDS = ("grad", "jacobian", "softmax", "backward")
 LAYOUTS = ("auto", "row", "batch", "both")
@@ -719,7 +725,7 @@ def verify(
     options |= {"backward_input": backward_input, "trials": trials, "seed": seed, "rtol": rtol, "atol": atol}
     _check_options(kind, options)
     if isinstance(fn, str):
-        from softgrad.loader import load_target
+        from softgrad.commands.verify.loader import load_target
 
         loaded = load_target(fn)
         func, target, user_file = loaded.fn, loaded.spec, loaded.path

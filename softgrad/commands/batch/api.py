@@ -17,11 +17,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from softgrad import core
+from softgrad.catalogue.diagnose import match_ratio
+from softgrad.catalogue.mistakes import MISTAKES
 from softgrad.core import Array
-from softgrad.diagnose import match_ratio
+from softgrad.core.tolerance import Tolerance, excess, tolerance_for
 from softgrad.errors import InputError
-from softgrad.mistakes import MISTAKES
-from softgrad.tolerance import Tolerance, excess, tolerance_for
 
 #: Per-row statuses, as stored in result arrays.
 PASS, FAIL, UNSTABLE, BAD = 0, 1, 2, 3

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from softgrad.catalogue.mistakes import MISTAKES, Mistake
 from softgrad.core import Array, fused_gradient, softmax, softmax_jacobian
-from softgrad.mistakes import MISTAKES, Mistake
-from softgrad.tolerance import Tolerance, excess
+from softgrad.core.tolerance import Tolerance, excess
 
 #: Two gradients count as told apart when they differ by more than this (relative and absolute).
 SEPARATION = Tolerance(rtol=1e-3, atol=1e-3)

@@ -7,9 +7,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from softgrad.diagnose import DistinguishingInput
-from softgrad.mistakes import MISTAKES
-from softgrad.tolerance import Comparison, Tolerance
+from softgrad.catalogue.diagnose import DistinguishingInput
+from softgrad.catalogue.mistakes import MISTAKES
+from softgrad.core.tolerance import Comparison, Tolerance
 
 Vector = tuple[float, ...]
 #: a vector, matrix or stack of matrices as nested tuples of floats

@@ -1,171 +1,23 @@
-"""The mathematics of softmax + cross-entropy, vectorised over rows.
-
-Every function takes logits ``z`` and targets ``t`` of shape ``(N, K)`` (one row per example, K classes)
-and returns float64 arrays; a single example is simply ``N = 1``. Nothing here prints, exits or knows
-about files: it is numpy and the standard library only.
-
-Notation: ``u = z / τ`` (τ the temperature), ``s = softmax(u)``, ``S = Σ t``, ``g = −t / s`` (dE/ds),
-``J(x) = diag(x) − x xᵀ``. The loss is ``L(z) = −Σ t·log softmax(z/τ) = S·lse(u) − t·u``.
-"""
+"""Finite differences of the cross-entropy loss: an estimate of dL/dz independent of the closed forms,
+with its own error estimate."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from softgrad.core.formulas import EPS, Array, loss, loss_along, row_blocks
 from softgrad.errors import InputError
 
-Array = NDArray[np.float64]
-
-EPS = float(np.finfo(np.float64).eps)
 #: Above this many classes a full finite difference (O(K²) per row) gives way to directional checks.
 FULL_FD_MAX_K = 256
 #: How many random directions a directional finite difference uses.
 FD_DIRECTIONS = 8
-#: Elements of the explicit (rows, K, K) Jacobian built at once by the chained path.
-JACOBIAN_BLOCK = 1 << 21
 #: Rows per block in the column-major finite difference.
 FD_BLOCK_ROWS = 16384
-
-
-def softmax(u: Array) -> Array:
-    """Probabilities along the last axis, computed stably (max-shifted)."""
-    m = np.max(u, axis=-1, keepdims=True)
-    with np.errstate(over="ignore", invalid="ignore"):
-        e = np.exp(u - m)  # u − m may overflow to −inf for logits of ±1e308: exp gives the right 0
-        out: Array = e / np.sum(e, axis=-1, keepdims=True)
-    return out
-
-
-def logsumexp(u: NDArray[Any], axis: int = -1) -> NDArray[Any]:
-    """``log Σ exp(u)`` along ``axis``, max-shifted on the real part (so complex input works too)."""
-    m = np.max(u.real, axis=axis, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0.0)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        out: NDArray[Any] = np.squeeze(m, axis=axis) + np.log(np.sum(np.exp(u - m), axis=axis))
-    return out
-
-
-def _loss_along(u: NDArray[Any], t: Array, axis: int) -> NDArray[Any]:
-    """``−Σ t·log softmax(u)`` along ``axis`` from the max-shifted log-softmax, so that huge logits do
-    not cancel; real or complex ``u``."""
-    m = np.max(u.real, axis=axis, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0.0)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        d = u - m
-        log_s = d - np.log(np.sum(np.exp(d), axis=axis, keepdims=True))
-        out: NDArray[Any] = -np.sum(np.where(t > 0, t * log_s, 0.0), axis=axis)
-    return out
-
-
-def loss(z: Array, t: Array, temperature: float = 1.0) -> Array:
-    """Cross-entropy ``−Σ t·log softmax(z/τ)`` per row."""
-    out: Array = _loss_along(z / temperature, t, -1)
-    return out
-
-
-def fused_gradient(z: Array, t: Array, temperature: float = 1.0) -> Array:
-    """The reference: ``(s·Σt − t) / τ`` with a stable softmax."""
-    s = softmax(z / temperature)
-    out: Array = (s * np.sum(t, axis=-1, keepdims=True) - t) / temperature
-    return out
-
-
-def softmax_jacobian(x: Array) -> Array:
-    """``J(x) = diag(x) − x xᵀ`` for each row of ``x``: shape (N, K, K)."""
-    k = x.shape[-1]
-    out: Array = -x[..., :, None] * x[..., None, :]
-    diag = np.arange(k)
-    out[..., diag, diag] += x
-    return out
-
-
-def vjp_softmax_jacobian(g: Array, x: Array) -> Array:
-    """``g · J(x)`` without building J: ``g⊙x − (g·x) x`` (J is symmetric)."""
-    out: Array = g * x - np.sum(g * x, axis=-1, keepdims=True) * x
-    return out
-
-
-def dE_ds(t: Array, s: Array) -> Array:
-    """``−t / s``, taken as 0 where ``t = 0`` (those classes do not enter the loss)."""
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        out: Array = np.where(t == 0, 0.0, -t / s)
-    return out
-
-
-def _row_blocks(n: int, per_row: int, budget: int) -> Iterator[slice]:
-    step = max(1, budget // max(1, per_row))
-    for start in range(0, n, step):
-        yield slice(start, min(n, start + step))
-
-
-def chained_gradient(z: Array, t: Array, temperature: float = 1.0) -> Array:
-    """``(−t/s) · J(s) / τ`` with the Jacobian built explicitly, the way it is derived by hand.
-
-    The (rows, K, K) Jacobian is built in blocks of rows (and of Jacobian rows for large K), so memory
-    stays bounded. Where ``s_k`` underflows to 0 for a ``t_k > 0`` the result is not finite: see
-    :func:`chained_instability`.
-    """
-    s = softmax(z / temperature)
-    g = dE_ds(t, s)
-    n, k = s.shape
-    out = np.empty_like(s)
-    with np.errstate(over="ignore", invalid="ignore"):
-        for rows in _row_blocks(n, k * k, JACOBIAN_BLOCK):
-            if k * k <= JACOBIAN_BLOCK:
-                jac = softmax_jacobian(s[rows])
-                out[rows] = np.einsum("nj,njk->nk", g[rows], jac)
-            else:  # one row at a time, Jacobian rows in blocks
-                for r in range(rows.start, rows.stop):
-                    acc = np.zeros(k)
-                    for jr in _row_blocks(k, k, JACOBIAN_BLOCK):
-                        sj = s[r, jr]
-                        block = -sj[:, None] * s[r][None, :]
-                        block[np.arange(len(sj)), np.arange(jr.start, jr.stop)] += sj
-                        acc += g[r, jr] @ block
-                    out[r] = acc
-    result: Array = out / temperature
-    return result
-
-
-@dataclass(frozen=True)
-class Instability:
-    """Why the chained path cannot be evaluated for one row."""
-
-    index: int
-    reason: str
-
-
-def chained_instability(
-    z: Array, t: Array, temperature: float = 1.0, dtype: str = "float64"
-) -> list[Instability | None]:
-    """Per row: the first class where ``−t/s`` cannot be trusted in ``dtype``, or None.
-
-    That is a target ``t_k > 0`` on a probability that underflows to 0 or is subnormal in ``dtype``, or
-    whose ``t_k/s_k`` overflows ``dtype``.
-    """
-    s = softmax(z / temperature)
-    info = np.finfo(np.dtype(dtype))
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        ratio = np.where(t > 0, t / s, 0.0)
-    bad = (t > 0) & ((s < info.tiny) | ~(ratio <= float(info.max)))
-    out: list[Instability | None] = [None] * s.shape[0]
-    for row in np.flatnonzero(bad.any(axis=1)):
-        k = int(np.flatnonzero(bad[row])[0])
-        sk = float(s[row, k])
-        if sk < float(np.finfo(np.dtype(dtype)).smallest_subnormal):
-            what = "underflows to 0"
-        elif sk < info.tiny:
-            what = f"is subnormal in {dtype} ({sk:.3g})"
-        else:
-            what = f"is {sk:.3g}"
-        out_of = "is infinite" if dtype == "float64" else f"overflows {dtype}"
-        out[int(row)] = Instability(k, f"s[{k}] {what}, so −t/s {out_of}; the fused form s·Σt − t is the stable one")
-    return out
 
 
 @dataclass(frozen=True)
@@ -193,7 +45,7 @@ def _steps(z: Array) -> Array:
 
 def _columns_loss(zt: NDArray[Any], tt: Array, temperature: float) -> NDArray[Any]:
     """Loss for column-major blocks: ``zt`` and ``tt`` are (K, B)."""
-    return _loss_along(zt / temperature, tt, 0)
+    return loss_along(zt / temperature, tt, 0)
 
 
 def finite_difference(
@@ -221,7 +73,7 @@ def finite_difference(
     value = np.empty((n, k))
     error = np.empty((n, k))
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        for rows in _row_blocks(n, 1, FD_BLOCK_ROWS):
+        for rows in row_blocks(n, 1, FD_BLOCK_ROWS):
             zt = np.ascontiguousarray(z[rows].T)
             tt = np.ascontiguousarray(t[rows].T)
             base = np.abs(_columns_loss(zt, tt, temperature))

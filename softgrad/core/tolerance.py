@@ -12,6 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from softgrad.core import rules
+from softgrad.core.numbers import json_float
+
 FORMULA = "|a − b| <= atol + rtol·|ref|"
 
 
@@ -32,17 +35,13 @@ DEFAULT_TOLERANCES: dict[str, Tolerance] = {
     "float32": Tolerance(rtol=1e-4, atol=1e-6),
 }
 
-DTYPES = tuple(DEFAULT_TOLERANCES)
+DTYPES = rules.DTYPES
 
 
 def tolerance_for(dtype: str, rtol: float | None = None, atol: float | None = None) -> Tolerance:
     """The default tolerance of ``dtype`` with ``rtol``/``atol`` overriding it where given."""
-    from softgrad.errors import InputError
-
-    for name, value in (("rtol", rtol), ("atol", atol)):
-        if value is not None and not (np.isfinite(value) and value >= 0):
-            raise InputError(name, f"must be a finite number >= 0, got {value!r}")
-    base = DEFAULT_TOLERANCES[dtype]
+    rtol, atol = rules.tolerance("rtol", rtol), rules.tolerance("atol", atol)
+    base = DEFAULT_TOLERANCES[rules.dtype(dtype)]
     return Tolerance(base.rtol if rtol is None else rtol, base.atol if atol is None else atol)
 
 
@@ -59,17 +58,13 @@ class Comparison:
     def to_dict(self) -> dict[str, object]:
         d: dict[str, object] = {
             "ok": self.ok,
-            "max_abs_err": _finite_or_none(self.max_abs_err),
-            "max_rel_err": _finite_or_none(self.max_rel_err),
+            "max_abs_err": json_float(self.max_abs_err),
+            "max_rel_err": json_float(self.max_rel_err),
             "worst_index": self.worst_index,
         }
         if self.note:
             d["note"] = self.note
         return d
-
-
-def _finite_or_none(x: float) -> float | None:
-    return x if np.isfinite(x) else None
 
 
 def excess(
