@@ -7,7 +7,8 @@
 """
 
 from softgrad.catalogue.mistakes import MISTAKES, Mistake
-from softgrad.commands.batch.api import BatchReport, check_batch
+from softgrad.commands.batch.api import check_batch
+from softgrad.commands.batch.report import BatchReport
 from softgrad.commands.check.api import check
 from softgrad.commands.check.explain import ExplainReport, explain
 from softgrad.commands.check.report import CheckReport, GradientVerdict, JacobianVerdict

@@ -11,7 +11,7 @@ class ExitCode(IntEnum):
     OK = 0  #: every check passed (an unstable chained path alone still passes)
     FAIL = 1  #: a gradient check failed
     USAGE = 2  #: usage error or bad input
-    INTERRUPTED = 130  #: stopped by Ctrl-C
+    INTERRUPTED = 130  #: stopped by Ctrl-C (SIGINT)
 
 
 class SoftgradError(Exception):
@@ -25,3 +25,13 @@ class InputError(SoftgradError, ValueError):
         super().__init__(f"{where}: {message}" if where else message)
         self.where = where
         self.message = message
+
+
+#: The exit code of each report status.
+_STATUS_CODES = {"pass": ExitCode.OK, "unstable": ExitCode.OK, "fail": ExitCode.FAIL, "bad": ExitCode.USAGE}
+
+
+def exit_code(status: str) -> ExitCode:
+    """The exit code of a report's status: ``pass`` and ``unstable`` 0, ``fail`` 1, ``bad`` (an unreadable
+    input row) 2."""
+    return _STATUS_CODES[status]

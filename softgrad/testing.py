@@ -21,7 +21,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from softgrad.commands.verify.api import DEFAULT_TRIALS, verify
+from softgrad.commands.verify.api import verify
+from softgrad.commands.verify.kinds import DEFAULT_TRIALS
 from softgrad.commands.verify.report import VerifyReport
 
 

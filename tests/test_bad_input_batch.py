@@ -44,7 +44,11 @@ CASES: list[tuple[str, tuple[str, ...], str]] = [
     ("not an npz", ("batch", "{d}/fake.npz"), "not a readable .npz file"),
     ("empty jsonl", ("batch", "{d}/empty.jsonl"), "empty.jsonl: is empty"),
     ("output over input", ("batch", "{d}/rows.csv", "--output", "{d}/rows.csv"), "refusing to overwrite"),
-    ("negative temperature", ("batch", "{d}/rows.csv", "--temperature", "-1"), "--temperature: must be a positive"),
+    (
+        "negative temperature",
+        ("batch", "{d}/rows.csv", "--temperature", "-1"),
+        "--temperature: must be a finite number > 0",
+    ),
 ]
 
 

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from softgrad import MISTAKES, check_batch, core
-from softgrad.commands.batch.api import BatchOptions, evaluate_rows
-from softgrad.inputs.rows import ReadOptions, open_csv, parse_chunk
+from softgrad.commands.batch.rows import BatchOptions, evaluate_rows
+from softgrad.inputs.csv import open_csv, parse_chunk
+from softgrad.inputs.rows import ReadOptions
 from tests.conftest import SAMPLES, run
 
 BATCH = SAMPLES / "batch"
@@ -188,7 +189,7 @@ def test_batch_level_mistakes_with_reduction() -> None:
     for mid, g in cases.items():
         rep = check_batch(z, t, g, reduction="mean")
         assert rep.status == "fail"
-        assert set(rep.total["mistakes"]) == {mid}, (mid, rep.total["mistakes"])
+        assert set(rep.total.mistakes) == {mid}, (mid, rep.total.mistakes)
 
 
 def test_batch_size_forms_batches() -> None:
@@ -205,9 +206,9 @@ def test_large_k_uses_directional_fd() -> None:
     z = rng.normal(size=(3, 300))
     t = np.eye(300)[[1, 2, 3]]
     rep = check_batch(z, t)
-    assert rep.status == "pass" and rep.files[0]["finite_difference"] == "central/directional"
+    assert rep.status == "pass" and rep.files[0].finite_difference == "central/directional"
     rep = check_batch(z, t, fd="full")
-    assert rep.files[0]["finite_difference"] == "central/full"
+    assert rep.files[0].finite_difference == "central/full"
 
 
 def test_check_batch_matches_check_per_row() -> None:

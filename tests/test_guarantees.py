@@ -110,7 +110,7 @@ def test_colour_renderer_respects_no_color() -> None:
 def test_no_color_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    from softgrad.cli.app import use_color
+    from softgrad.cli.output import use_color
 
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
     monkeypatch.delenv("NO_COLOR", raising=False)

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from softgrad import MISTAKES, check
-from softgrad.catalogue.diagnose import distinguishing_input
+from softgrad.catalogue.exposing import distinguishing_input
 from softgrad.core import fused_gradient
 from tests.conftest import run, run_json
 

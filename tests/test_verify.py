@@ -11,7 +11,7 @@ import pytest
 
 import softgrad
 from softgrad import core
-from softgrad.commands.verify.api import aggregate
+from softgrad.commands.verify.judge import aggregate
 from softgrad.commands.verify.cases import battery, random_cases
 from softgrad.commands.verify.report import CaseResult
 from softgrad.errors import InputError
@@ -262,7 +262,7 @@ def test_reduction() -> None:
     r = softgrad.verify(per_row_grad)
     assert [c.name for c in r.failed] == ["batch"]
     assert "N = 3 times the mean-reduced gradient" in r.failed[0].hints[0]
-    assert "(--reduction sum)" in r.verdict
+    assert "(reduction sum)" in r.verdict
     assert softgrad.verify(per_row_grad, reduction="sum").ok
     r = softgrad.verify(good_grad, reduction="sum")
     assert "divided by N = 3: it is the gradient of the mean loss" in r.failed[0].hints[0]

@@ -202,7 +202,7 @@ def test_syntax_error_names_the_line_and_column(tmp_path: Path) -> None:
     [
         (["--trials", "-1"], "Invalid value for '--trials'"),
         (["--kind", "hessian"], "Invalid value for '--kind'"),
-        (["--rtol", "inf"], "Invalid value for '--rtol'"),
+        (["--rtol", "inf"], "--rtol: must be a finite number >= 0, got inf"),
         (["--format", "csv"], "Invalid value for '--format'"),
     ],
 )

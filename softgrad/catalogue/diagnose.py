@@ -1,18 +1,20 @@
 """Diagnosis: which catalogued mistake produced a user's gradient or Jacobian.
 
-Pure numpy; vectorised over rows so that ``batch`` and ``check`` share it.
+Pure numpy; vectorised over rows, so that ``check`` (one row), ``batch`` (millions) and ``verify`` (the
+battery's cases) share one implementation.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
 from softgrad.catalogue.mistakes import MISTAKES, Mistake
-from softgrad.core import Array, fused_gradient, softmax, softmax_jacobian
+from softgrad.core import Array, softmax, softmax_jacobian
+from softgrad.core.numbers import json_float
 from softgrad.core.tolerance import Tolerance, excess
 
 #: Two gradients count as told apart when they differ by more than this (relative and absolute).
@@ -54,58 +56,75 @@ class Match:
     ratio: float
 
     def to_dict(self) -> dict[str, object]:
-        return {"id": self.id, "max_abs_err": _num(self.max_abs_err), "ratio": _num(self.ratio)}
+        return {"id": self.id, "max_abs_err": json_float(self.max_abs_err), "ratio": json_float(self.ratio)}
 
 
 @dataclass(frozen=True)
-class DistinguishingInput:
-    """An input at which every ambiguous candidate gives a clearly different gradient."""
+class MatchTable:
+    """How closely each catalogue entry reproduces each row of the user's gradient: ``ratio[i, j]`` is the
+    worst tolerance ratio of row i against entry ``ids[j]`` (at most 1 is a match)."""
 
-    z: tuple[float, ...]
-    t: tuple[float, ...]
-    temperature: float
-    separates: tuple[str, ...]
+    ids: tuple[str, ...]
+    ratio: Array
+    #: the largest absolute difference over the elements where both are finite
+    max_abs_err: Array
+    #: rows where the user's gradient has NaN or inf
+    nonfinite: NDArray[np.bool_]
 
-    def command(self) -> str:
-        """A ready-to-run ``softgrad check`` command at this input."""
-        parts = ["softgrad check", "--z", *map(fmt_arg, self.z), "--t", *map(fmt_arg, self.t)]
-        if self.temperature != 1.0:
-            parts += ["--temperature", fmt_arg(self.temperature)]
-        return " ".join(parts)
+    def _key(self) -> Array:
+        """Sort key per (row, entry): the ratio, with floating-point mistakes first for non-finite rows."""
+        numerical = np.array([MISTAKES[i].numerical for i in self.ids], bool)
+        out: Array = self.ratio + np.where(self.nonfinite[:, None] & ~numerical[None, :], 1e-9, 0.0)
+        return out
 
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "z": list(self.z),
-            "t": list(self.t),
-            "temperature": self.temperature,
-            "separates": list(self.separates),
-            "command": self.command(),
-        }
+    def best(self) -> tuple[NDArray[np.intp], NDArray[np.bool_], NDArray[np.int16]]:
+        """Per row: (index of the best entry, whether it matches, how many entries match)."""
+        if not self.ids:
+            n = self.ratio.shape[0]
+            return np.zeros(n, np.intp), np.zeros(n, bool), np.zeros(n, np.int16)
+        best = np.argmin(self._key(), axis=1)
+        matched = self.ratio[np.arange(len(best)), best] <= 1.0
+        return best, matched, np.sum(self.ratio <= 1.0, axis=1).astype(np.int16)
+
+    def ranked(self, row: int = 0) -> list[Match]:
+        """Every entry for one row, closest first (ratio, then floating-point mistakes for non-finite rows,
+        then the absolute difference)."""
+        key = self._key()[row]
+        order = sorted(range(len(self.ids)), key=lambda j: (key[j], self.max_abs_err[row, j]))
+        return [Match(self.ids[j], float(self.max_abs_err[row, j]), float(self.ratio[row, j])) for j in order]
 
 
-def fmt_arg(x: float) -> str:
-    """A number as the shortest text that reads back as the same float."""
-    return np.format_float_positional(x, trim="-") if abs(x) < 1e16 else repr(x)
-
-
-def _num(x: float) -> float | None:
-    return float(x) if np.isfinite(x) else None
+def match_rows(
+    z: Array,
+    t: Array,
+    user: Array,
+    temperature: float,
+    tol: Tolerance,
+    *,
+    scale: Array | float = 1.0,
+    entries: Sequence[Mistake] | None = None,
+) -> MatchTable:
+    """Compare each row of ``user`` with every row-level mistake's gradient (times ``scale``, the weight of
+    each row in a reduced batch)."""
+    chosen = list(entries) if entries is not None else MISTAKES.rows()
+    n = z.shape[0]
+    ratio = np.empty((n, len(chosen)))
+    max_abs = np.empty((n, len(chosen)))
+    finite_user = np.isfinite(user)
+    with np.errstate(invalid="ignore", over="ignore"):
+        for j, m in enumerate(chosen):
+            wrong = m.gradient(z, t, temperature) * scale
+            ratio[:, j] = match_ratio(user, wrong, tol)
+            err = np.where(finite_user & np.isfinite(wrong), np.abs(user - wrong), 0.0)
+            max_abs[:, j] = np.max(err, axis=1) if err.shape[1] else 0.0
+    return MatchTable(tuple(m.id for m in chosen), ratio, max_abs, ~np.all(finite_user, axis=1))
 
 
 def rank_matches(
     z: Array, t: Array, user: Array, temperature: float, tol: Tolerance
 ) -> tuple[list[Match], list[Match]]:
     """For one row: (matching entries best first, all entries ranked by closeness)."""
-    ranked: list[Match] = []
-    for mid, wrong in mistake_gradients(z[None], t[None], temperature).items():
-        ratio = float(match_ratio(user[None], wrong, tol)[0])
-        with np.errstate(invalid="ignore"):
-            err = np.abs(user - wrong[0])
-        both_finite = np.isfinite(user) & np.isfinite(wrong[0])
-        max_abs = float(np.max(err[both_finite])) if both_finite.any() else 0.0
-        ranked.append(Match(mid, max_abs, ratio))
-    nonfinite = not bool(np.all(np.isfinite(user)))
-    ranked.sort(key=lambda m: (m.ratio, not (nonfinite and MISTAKES[m.id].numerical), m.max_abs_err))
+    ranked = match_rows(z[None], t[None], user[None], temperature, tol).ranked(0)
     return [m for m in ranked if m.ratio <= 1.0], ranked
 
 
@@ -118,51 +137,16 @@ def coinciding(z: Array, t: Array, temperature: float, gradient: Array, tol: Tol
     ]
 
 
-def _candidates(k: int, temperature: float, ids: set[str], seed: int = 0) -> Iterator[tuple[Array, Array, float]]:
-    """Inputs worth trying, simplest first: asymmetric logits, K >= 3, target off the largest logit, and
-    whatever the ids need to show (τ ≠ 1, Σt ≠ 1, huge logits, a probability that underflows)."""
-    k = max(3, k)
-    tau = 2.0 if "missing_temperature" in ids and temperature == 1.0 else temperature
-    base = np.round(np.linspace(2.0, -1.0, k), 2)
-    if "chained_underflow" in ids:
-        base[1] = base[0] - 800.0 * tau
-    if "no_max_shift" in ids:
-        base = base + 1000.0 * tau
-    one_hot = np.zeros(k)
-    one_hot[1] = 1.0
-    soft = np.round(np.linspace(0.2, 0.6, k), 2)
-    soft[1] = 0.9
-    if "assumes_one_hot" not in ids:
-        yield base, one_hot, tau
-    yield base, soft, tau
-    rng = np.random.default_rng(seed)
-    for _ in range(200):
-        z = np.round(rng.normal(0.0, 2.0, k), 2)
-        t = np.round(rng.uniform(0.0, 1.0, k), 2)
-        t[int(np.argmax(z))] = 0.0
-        yield z, t, tau
-
-
-def distinguishing_input(
-    ids: Sequence[str], k: int, temperature: float = 1.0, *, pairwise: bool = True
-) -> DistinguishingInput | None:
-    """Find an input that tells ``ids`` and the reference apart.
-
-    ``pairwise``: every two of them must differ clearly (the user matched several mistakes); otherwise
-    only the reference must differ from each id (the user was right, but so would these ids have been).
-    """
-    wanted = list(dict.fromkeys(ids))
-    if not wanted:
-        return None
-    for z, t, tau in _candidates(k, temperature, set(wanted)):
-        grads = [MISTAKES[i].gradient(z[None], t[None], tau)[0] for i in wanted]
-        ref = fused_gradient(z[None], t[None], tau)[0]
-        pairs = [(g, ref) for g in grads]
-        if pairwise:
-            pairs += [(grads[a], grads[b]) for a in range(len(grads)) for b in range(a + 1, len(grads))]
-        if all(differs(a[None], b[None], SEPARATION)[0] for a, b in pairs):
-            return DistinguishingInput(tuple(map(float, z)), tuple(map(float, t)), tau, (*wanted, REFERENCE))
-    return None
+def batch_matches(
+    z: Array, t: Array, user: Array, temperature: float, reduction: str, tol: Tolerance
+) -> dict[str, NDArray[np.bool_]]:
+    """For a whole batch: each batch-level mistake that can arise here, with the rows it reproduces."""
+    out: dict[str, NDArray[np.bool_]] = {}
+    for m in MISTAKES.batches():
+        wrong = m.batch_gradient(z, t, temperature, reduction)
+        if wrong is not None:
+            out[m.id] = match_ratio(user, wrong, tol) <= 1.0
+    return out
 
 
 @dataclass(frozen=True)
@@ -175,7 +159,7 @@ class WrongEntry:
     expected: float
 
     def to_dict(self) -> dict[str, object]:
-        return {"row": self.row, "col": self.col, "got": _num(self.got), "expected": self.expected}
+        return {"row": self.row, "col": self.col, "got": json_float(self.got), "expected": self.expected}
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,12 @@
 """The catalogue of known mistakes: one registry that diagnosis, ``mistakes``, ``explain``, the docs and the
 tests all read. Adding a mistake is adding one entry to :data:`MISTAKES`.
 
-Each entry computes the *wrong* gradient dE/dz it produces, vectorised over rows: ``(N, K)`` logits and
-targets in, ``(N, K)`` out. Notation as in :mod:`softgrad.core`: ``u = z/τ``, ``s = softmax(u)``,
-``g = −t/s``, ``J(x) = diag(x) − x xᵀ``, ``S = Σt``.
+A row entry computes the *wrong* gradient dE/dz it produces, vectorised over rows: ``(N, K)`` logits and
+targets in, ``(N, K)`` out. A batch entry computes the wrong gradient of a whole batch for the reduction the
+user meant (``none``, ``mean`` or ``sum``), or None where it cannot arise. Entries whose mistake lives in the
+softmax or its Jacobian also compute the wrong probabilities or the wrong Jacobian, so that a softmax or a
+Jacobian function can be diagnosed directly. Notation as in :mod:`softgrad.core`: ``u = z/τ``,
+``s = softmax(u)``, ``g = −t/s``, ``J(x) = diag(x) − x xᵀ``, ``S = Σt``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from softgrad.core import Array, dE_ds, softmax, vjp_softmax_jacobian
+
+RowFn = Callable[[Array, Array], Array]
+#: ``(u, t, reduction) -> wrong dE/du of the whole batch``, or None where the mistake cannot arise
+BatchFn = Callable[[Array, Array, str], "Array | None"]
 
 
 @dataclass(frozen=True)
@@ -26,10 +33,15 @@ class Mistake:
     formula: str
     #: which inputs expose it (where it differs from the reference)
     exposes: str
-    #: ``(u, t) -> wrong dE/du`` for (N, K) arrays; the catalogue divides by τ unless ``scaled`` is False
-    fn: Callable[[Array, Array], Array]
+    #: row entries: ``(u, t) -> wrong dE/du`` for (N, K) arrays; the catalogue divides by τ unless ``scaled``
+    #: is False. Batch entries: ``(u, t, reduction) -> wrong dE/du`` of the whole batch, or None
+    fn: RowFn | BatchFn
     #: ``(u) -> wrong ds/du`` (N, K, K), for mistakes that live in the softmax Jacobian itself
     jacobian_fn: Callable[[Array], Array] | None = None
+    #: ``(u) -> wrong s`` (N, K), for mistakes that live in the softmax itself
+    softmax_fn: Callable[[Array], Array] | None = None
+    #: batch entries: ``(N, reduction) -> what the user's batch gradient is instead``, in words
+    advice: Callable[[int, str], str] | None = None
     #: False when the mistake is forgetting the 1/τ of the temperature
     scaled: bool = True
     #: "row" (one example) or "batch" (across rows)
@@ -43,10 +55,31 @@ class Mistake:
     numerical: bool = False
 
     def gradient(self, z: Array, t: Array, temperature: float = 1.0) -> Array:
-        """The wrong gradient dE/dz this mistake produces at (z, t), shape (N, K)."""
+        """The wrong gradient dE/dz this row mistake produces at (z, t), shape (N, K)."""
+        if self.scope != "row":
+            raise ValueError(f"{self.id} is a batch-level mistake: use batch_gradient")
         with np.errstate(all="ignore"):
-            out = self.fn(z / temperature, t)
+            out = self.fn(z / temperature, t)  # type: ignore[call-arg]
+            assert out is not None
             return out / temperature if self.scaled else out
+
+    def batch_gradient(self, z: Array, t: Array, temperature: float, reduction: str) -> Array | None:
+        """The wrong gradient of a whole batch (N, K) this batch mistake produces when the user meant
+        ``reduction``; None where it cannot arise (a single row, or a reduction it does not apply to)."""
+        if self.scope != "batch":
+            raise ValueError(f"{self.id} is a row-level mistake: use gradient")
+        if z.shape[0] < 2:
+            return None
+        with np.errstate(all="ignore"):
+            out = self.fn(z / temperature, t, reduction)  # type: ignore[call-arg]
+            return None if out is None else out / temperature
+
+    def probabilities(self, z: Array, temperature: float = 1.0) -> Array | None:
+        """The wrong softmax this mistake computes at z, or None if it is not a softmax mistake."""
+        if self.softmax_fn is None:
+            return None
+        with np.errstate(all="ignore"):
+            return self.softmax_fn(z / temperature)
 
     def jacobian(self, z: Array, temperature: float = 1.0) -> Array | None:
         """The wrong softmax Jacobian ds/dz this mistake uses at z, or None if it is not a Jacobian mistake."""
@@ -90,6 +123,10 @@ class Catalogue(Mapping[str, Mistake]):
     def rows(self) -> list[Mistake]:
         """The entries that apply to a single example."""
         return [m for m in self._entries.values() if m.scope == "row"]
+
+    def batches(self) -> list[Mistake]:
+        """The entries that show only across the rows of a batch."""
+        return [m for m in self._entries.values() if m.scope == "batch"]
 
 
 def _sum(t: Array) -> Array:
@@ -165,11 +202,15 @@ def _binary_ce_through_softmax(u: Array, t: Array) -> Array:
     return vjp_softmax_jacobian(upstream, s)
 
 
-def _no_max_shift(u: Array, t: Array) -> Array:
+def _softmax_no_shift(u: Array) -> Array:
     with np.errstate(all="ignore"):
         e = np.exp(u)
-        s = e / np.sum(e, axis=-1, keepdims=True)
-    out: Array = s * _sum(t) - t
+        out: Array = e / np.sum(e, axis=-1, keepdims=True)
+    return out
+
+
+def _no_max_shift(u: Array, t: Array) -> Array:
+    out: Array = _softmax_no_shift(u) * _sum(t) - t
     return out
 
 
@@ -180,28 +221,49 @@ def _chained_underflow(u: Array, t: Array) -> Array:
         return vjp_softmax_jacobian(g, s)
 
 
-def _valid_rows(t: Array) -> int:
+def valid_rows(t: Array) -> int:
     """Rows of a batch whose targets are not all zero (ignored rows do not count in a mean)."""
     return max(1, int(np.count_nonzero(np.sum(t, axis=-1) > 0)))
 
 
-def _batch_sum_not_mean(u: Array, t: Array) -> Array:
-    return _reference_unscaled(u, t)
+def expected_scale(t: Array, reduction: str) -> float:
+    """What each row's own gradient is multiplied by in the batch gradient: 1/N_valid for a mean, else 1."""
+    return 1.0 / valid_rows(t) if reduction == "mean" else 1.0
 
 
-def _batch_mean_twice(u: Array, t: Array) -> Array:
-    out: Array = _reference_unscaled(u, t) / _valid_rows(t) ** 2
+def _batch_sum_not_mean(u: Array, t: Array, reduction: str) -> Array:
+    # the reduction the user did not mean: per-row/sum where mean was meant, mean where sum/none was meant
+    other = 1.0 if reduction == "mean" else 1.0 / valid_rows(t)
+    out: Array = _reference_unscaled(u, t) * other
     return out
 
 
-def _softmax_over_batch_axis(u: Array, t: Array) -> Array:
-    out: Array = (softmax(u.T).T * _sum(t) - t) / _valid_rows(t)
+def _batch_mean_twice(u: Array, t: Array, reduction: str) -> Array | None:
+    if reduction == "none":
+        return None
+    out: Array = _reference_unscaled(u, t) / valid_rows(t) ** 2
     return out
 
 
-def _ignored_rows_in_mean(u: Array, t: Array) -> Array:
+def _softmax_over_batch_axis(u: Array, t: Array, reduction: str) -> Array:
+    out: Array = (softmax(u.T).T * _sum(t) - t) * expected_scale(t, reduction)
+    return out
+
+
+def _ignored_rows_in_mean(u: Array, t: Array, reduction: str) -> Array | None:
+    if reduction != "mean" or valid_rows(t) == u.shape[0]:
+        return None
     out: Array = _reference_unscaled(u, t) / u.shape[0]
     return out
+
+
+def _sum_not_mean_advice(n: int, reduction: str) -> str:
+    if reduction == "mean":
+        return (
+            f"each row is N = {n} times the mean-reduced gradient: it is the gradient of the summed loss "
+            "(reduction sum); for a mean loss divide by N"
+        )
+    return f"each row is the per-row gradient divided by N = {n}: it is the gradient of the mean loss (reduction mean)"
 
 
 def _reference_unscaled(u: Array, t: Array) -> Array:
@@ -271,6 +333,7 @@ MISTAKES = Catalogue(
             "z·S − t",
             "any input whose logits are not already probabilities",
             _logits_as_probabilities,
+            softmax_fn=lambda u: u,
             step="softmax",
         ),
         Mistake(
@@ -279,6 +342,7 @@ MISTAKES = Catalogue(
             "J(s) · (softmax(s)·S − t)",
             "asymmetric logits with K >= 3; at z = (1.75, 1.75), t = (0, 1) it coincides with nll_on_probabilities",
             _double_softmax,
+            softmax_fn=lambda u: softmax(softmax(u)),
             step="softmax",
         ),
         Mistake(
@@ -320,6 +384,7 @@ MISTAKES = Catalogue(
             "exp(z) / Σ exp(z), overflowing",
             "large logits (above about 709): overflow gives NaN or inf",
             _no_max_shift,
+            softmax_fn=_softmax_no_shift,
             step="softmax",
             numerical=True,
         ),
@@ -336,8 +401,9 @@ MISTAKES = Catalogue(
             "batch_sum_not_mean",
             "sum and mean reductions confused: the batch gradient is N× (or 1/N×) the expected one",
             "s·S − t per row where (s·S − t)/N was meant (or the reverse)",
-            "a batch of N >= 2 rows with user gradients; softgrad batch --reduction says what was meant",
+            "a batch of N >= 2 rows with user gradients, and the reduction that was meant",
             _batch_sum_not_mean,
+            advice=_sum_not_mean_advice,
             scope="batch",
             step="gradient",
         ),
@@ -345,8 +411,9 @@ MISTAKES = Catalogue(
             "batch_mean_twice",
             "the batch mean taken twice: the gradient divided by N²",
             "(s·S − t) / N²",
-            "a batch of N >= 2 rows with --reduction mean",
+            "a batch of N >= 2 rows with a mean (or sum) reduction",
             _batch_mean_twice,
+            advice=lambda n, _: f"each row is the per-row gradient divided by N = {n} twice (by N² = {n * n})",
             scope="batch",
             step="gradient",
         ),
@@ -356,6 +423,8 @@ MISTAKES = Catalogue(
             "softmax(z, axis=0)·S − t",
             "a batch of N >= 2 distinct rows (N ≠ K makes it unmistakable)",
             _softmax_over_batch_axis,
+            softmax_fn=lambda u: softmax(u.T).T,
+            advice=lambda n, _: "it takes the softmax over axis 0 (the batch) instead of over the classes (axis -1)",
             scope="batch",
             step="softmax",
         ),
@@ -363,8 +432,12 @@ MISTAKES = Catalogue(
             "ignored_rows_in_mean",
             "rows with all-zero targets (ignored rows) counted in the mean",
             "(s·S − t) / N instead of / N_valid",
-            "a batch with --reduction mean that contains rows whose targets are all zero",
+            "a batch with a mean reduction that contains rows whose targets are all zero",
             _ignored_rows_in_mean,
+            advice=lambda n, _: (
+                f"rows whose targets are all zero are counted in the mean: it divides by N = {n}, "
+                "not by the number of rows that have targets"
+            ),
             scope="batch",
             step="gradient",
         ),

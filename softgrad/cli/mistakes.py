@@ -1,22 +1,55 @@
-"""Input handling for ``softgrad mistakes``: which entry, at which input (kept out of the CLI body)."""
+"""``softgrad mistakes``: the catalogue, or one entry evaluated at an input."""
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Sequence
+from typing import Any
+
+import click
 
 from softgrad.catalogue.mistakes import MISTAKES
-from softgrad.core.problem import make_problem
-from softgrad.errors import InputError
-from softgrad.inputs.values import parse_values
+from softgrad.cli.options import NumbersCommand, output_options
+from softgrad.cli.output import emit
+from softgrad.errors import ExitCode, InputError
 from softgrad.render.layout import Document
 
+HELP = """List the catalogue of known mistakes, or show one at an input.
 
-def mistakes_output(
+Without ID: every entry's id, title, wrong formula and the inputs that expose it. With ID: that mistake's
+gradient (and wrong Jacobian, for Jacobian mistakes) next to the reference, at --z/--t or, without them,
+at an input softgrad finds that exposes it.
+
+\b
+Examples:
+  softgrad mistakes
+  softgrad mistakes jacobian_at_logits --z 1.75 1.75 --t 0 1
+  softgrad mistakes assumes_one_hot
+"""
+
+
+@click.command("mistakes", cls=NumbersCommand, help=HELP)
+@click.argument("mistake_id", metavar="[ID]", required=False)
+@click.option("--z", "z", multiple=True, metavar="Z1 Z2 ...", help="Logits to evaluate the mistake at.")
+@click.option("--t", "t", multiple=True, metavar="T1 T2 ...", help="Targets (or --label).")
+@click.option("--label", type=int, metavar="I", help="Class index instead of --t.")
+@click.option("--temperature", type=float, default=1.0, metavar="τ", help="Softmax temperature [default: 1].")
+@output_options(["table", "json"])
+def mistakes_cmd(
+    mistake_id: str | None, z: tuple[str, ...], t: tuple[str, ...], label: int | None, temperature: float, **out: Any
+) -> int:
+    data, document = _mistakes_output(mistake_id, z, t, label, temperature)
+    emit(data, document, out["fmt"], out["output"], out["no_color"], ())
+    return ExitCode.OK
+
+
+def _mistakes_output(
     mistake_id: str | None, z: Sequence[str], t: Sequence[str], label: int | None, temperature: float
 ) -> tuple[dict[str, object], Callable[[], Document]]:
     """(JSON data, document builder) for the catalogue or one entry."""
-    from softgrad.commands.check.explain import mistake_at
+    from softgrad.catalogue.exposing import mistake_at
+    from softgrad.core.problem import make_problem
+    from softgrad.inputs.values import parse_values
     from softgrad.render.mistakes_doc import catalogue_document, mistake_document
 
     if mistake_id is None:
@@ -36,17 +69,7 @@ def mistakes_output(
     if z or t or label is not None:
         if not z:
             raise InputError("--z", "missing: give the logits with --z Z1 Z2 ...")
-        zs = parse_values(z, "--z")
         ts = parse_values(t, "--t") if t else None
-        names = {
-            "z": "--z",
-            "t": "--t",
-            "label": "--label",
-            "grad": "--grad",
-            "jacobian": "--jacobian",
-            "temperature": "--temperature",
-            "dtype": "--dtype",
-        }
-        problem = make_problem(zs, ts, label=label, temperature=temperature, names=names)
-    data = mistake_at(mistake_id, problem)
-    return data, lambda: mistake_document(m, data)
+        problem = make_problem(parse_values(z, "--z"), ts, label=label, temperature=temperature)
+    found = mistake_at(mistake_id, problem)
+    return found.to_dict(), lambda: mistake_document(m, found)

@@ -1,5 +1,5 @@
-"""Writing results: stdout, or a file written atomically (temporary file + rename) that is never one of
-the inputs."""
+"""Writing results: a report rendered in the chosen format, to stdout or to a file written atomically
+(temporary file + rename) that is never one of the inputs."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from softgrad.errors import InputError
 
@@ -55,3 +55,30 @@ def _copy(text: str | IO[str], out: IO[str]) -> None:
     else:
         text.seek(0)
         shutil.copyfileobj(text, out, 1 << 20)
+
+
+def use_color(no_color: bool) -> bool:
+    """Colour on a terminal, unless ``--no-color`` or ``NO_COLOR``."""
+    return not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
+
+
+def emit(
+    data: dict[str, Any],
+    document: Callable[[], Any],
+    fmt: str,
+    output: str | None,
+    no_color: bool,
+    sources: Iterable[str],
+    text: str | IO[str] | None = None,
+) -> None:
+    """Render (json, or a document as table/plain text; or ready ``text``) and write to stdout or --output."""
+    if text is None and fmt == "json":
+        from softgrad.render.json_out import render_json
+
+        text = render_json(data)
+    elif text is None:
+        from softgrad.render.text import render_text
+
+        terminal = output is None and sys.stdout.isatty()
+        text = render_text(document(), terminal=terminal, color=terminal and use_color(no_color))
+    write_output(text, output, sources)

@@ -133,6 +133,16 @@ class Instability:
     reason: str
 
 
+def unstable_targets(t: Array, s: Array, dtype: str = "float64") -> NDArray[np.bool_]:
+    """Per element: a target ``t_k > 0`` on a probability that is 0 or subnormal in ``dtype``, or whose
+    ``t_k/s_k`` overflows ``dtype`` — where ``−t/s``, and so the chained path, cannot be trusted."""
+    info = np.finfo(np.dtype(dtype))
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        ratio = np.where(t > 0, t / s, 0.0)
+    out: NDArray[np.bool_] = (t > 0) & ((s < info.tiny) | ~(ratio <= float(info.max)))
+    return out
+
+
 def chained_instability(
     z: Array, t: Array, temperature: float = 1.0, dtype: str = "float64"
 ) -> list[Instability | None]:
@@ -143,9 +153,7 @@ def chained_instability(
     """
     s = softmax(z / temperature)
     info = np.finfo(np.dtype(dtype))
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        ratio = np.where(t > 0, t / s, 0.0)
-    bad = (t > 0) & ((s < info.tiny) | ~(ratio <= float(info.max)))
+    bad = unstable_targets(t, s, dtype)
     out: list[Instability | None] = [None] * s.shape[0]
     for row in np.flatnonzero(bad.any(axis=1)):
         k = int(np.flatnonzero(bad[row])[0])

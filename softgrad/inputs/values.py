@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 import math
 import re
-import sys
 from collections.abc import Iterable, Sequence
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from softgrad.core.problem import Problem, make_problem
 from softgrad.errors import InputError
+from softgrad.inputs.files import read_text
 
 _TOKEN = re.compile(r"[^\s,]+")
 CASE_KEYS = ("z", "t", "label", "grad", "jacobian", "temperature")
@@ -39,52 +38,6 @@ def parse_values(values: Iterable[str], option: str, *, finite: bool = True) -> 
     if not out:
         raise InputError(option, "expected at least one number")
     return out
-
-
-def open_input(path: str) -> tuple[str, IO[bytes], int | None]:
-    """(display name, binary stream, size in bytes or None) for a file or ``-`` (stdin); errors say what is
-    wrong with the file."""
-    if path == "-":
-        return "<stdin>", sys.stdin.buffer, None
-    p = Path(path)
-    try:
-        if p.is_dir():
-            raise IsADirectoryError
-        fh = p.open("rb")
-        return path, fh, p.stat().st_size
-    except FileNotFoundError:
-        raise InputError(path, "no such file") from None
-    except IsADirectoryError:
-        raise InputError(path, "is a directory, not a file") from None
-    except PermissionError:
-        raise InputError(path, "permission denied") from None
-    except OSError as exc:
-        raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
-
-
-def read_text(path: str) -> tuple[str, str]:
-    """(display name, text) of a file, or of stdin for ``-``."""
-    name, fh, _ = open_input(path)
-    try:
-        data = fh.read()
-    except OSError as exc:
-        raise InputError(name, f"cannot read: {exc.strerror or exc}") from None
-    finally:
-        if path != "-":
-            fh.close()
-    return name, decode(data, name)
-
-
-def decode(data: bytes, name: str) -> str:
-    """UTF-8 text (a byte-order mark is dropped); gzip and other binary data are refused clearly."""
-    if data[:2] == b"\x1f\x8b":
-        raise InputError(name, "looks gzip-compressed; decompress it first (e.g. gunzip -c FILE | softgrad … -)")
-    if data[:4] == b"PK\x03\x04":
-        raise InputError(name, "looks like a zip or .npz archive, not text")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(name, f"is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
 
 
 def numbers_from_text(text: str, name: str, *, finite: bool = True) -> list[float]:

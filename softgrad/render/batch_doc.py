@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from softgrad.commands.batch.api import HIST_HI, HIST_LO, BatchReport
+from softgrad.commands.batch.report import BatchReport
+from softgrad.commands.batch.summary import HIST_HI, HIST_LO
+from softgrad.core.tolerance import FORMULA
 from softgrad.render.layout import Cell, Document, Table, line, num
 
 BAR = 40
@@ -16,40 +16,40 @@ def batch_document(r: BatchReport, *, show_bad: int = 20) -> Document:
     table = Table(
         ["file", "K", "rows", "pass", "fail", "unstable", "bad", "status"], align=["left"] + ["right"] * 6 + ["left"]
     )
-    for f in [*r.files, {**r.total, "file": "total"}] if len(r.files) > 1 else r.files:
-        c = f["counts"]
+    for f in [*r.files, r.total] if len(r.files) > 1 else r.files:
+        c = f.counts
         table.add(
-            f["file"],
-            str(f.get("k") or "—"),
-            str(f["rows"]),
+            f.file,
+            str(f.k or "—"),
+            str(f.rows),
             str(c["pass"]),
             Cell(str(c["fail"]), "bad" if c["fail"] else ""),
             Cell(str(c["unstable"]), "warn" if c["unstable"] else ""),
             Cell(str(c["bad"]), "bad" if c["bad"] else ""),
-            Cell(f["status"], STYLE[f["status"]]),
+            Cell(f.status, STYLE[f.status]),
         )
     doc.append(table)
-    total: dict[str, Any] = r.total
-    if total["mistakes"]:
+    total = r.total
+    if total.mistakes:
         mt = Table(["diagnosis", "rows"], align=["left", "right"], title="diagnosed mistakes")
-        for mid, count in total["mistakes"].items():
+        for mid, count in total.mistakes.items():
             mt.add(Cell(mid, "warn"), str(count))
         doc.append(mt)
-        if total["ambiguous_rows"]:
+        if total.ambiguous_rows:
             doc.append(
                 line(
                     Cell(
-                        f"{total['ambiguous_rows']} rows match more than one mistake "
+                        f"{total.ambiguous_rows} rows match more than one mistake "
                         "(softgrad check on such a row proposes an input that tells them apart)",
                         "dim",
                     )
                 )
             )
-    for reason, count in total["unstable_reasons"].items():
+    for reason, count in total.unstable_reasons.items():
         doc.append(line(Cell("unstable: ", "warn"), f"{count} rows — {reason}"))
-    worst = total["worst_rows"]
+    worst = total.worst_rows
     if worst:
-        carried = sorted({k for w in worst for k in w["carried"]})
+        carried = sorted({k for w in worst for k in w.carried})
         wt = Table(
             ["file", "line", *carried, "status", "max abs err", "max rel err", "diagnosis"],
             align=["left", "right", *["left"] * len(carried), "left", "right", "right", "left"],
@@ -57,31 +57,31 @@ def batch_document(r: BatchReport, *, show_bad: int = 20) -> Document:
         )
         for w in worst:
             wt.add(
-                w["file"],
-                str(w["line"]),
-                *(w["carried"].get(k, "") for k in carried),
-                Cell(w["status"], STYLE[w["status"]]),
-                num(w["max_abs_err"], 3),
-                num(w["max_rel_err"], 3),
-                w["diagnosis"] or "",
+                w.source,
+                str(w.line),
+                *(w.carried.get(k, "") for k in carried),
+                Cell(w.status, STYLE[w.status]),
+                num(w.max_abs_err, 3),
+                num(w.max_rel_err, 3),
+                w.diagnosis or "",
             )
         doc.append(wt)
-    bad = total["bad_rows"]
+    bad = total.bad_rows
     if bad:
-        doc.append(line(Cell(f"bad rows ({total['counts']['bad']}):", "bad")))
+        doc.append(line(Cell(f"bad rows ({total.counts['bad']}):", "bad")))
         for b in bad[:show_bad]:
-            doc.append(line(f"  {b['file']}:{b['line']}: {b['message']}"))
-        if total["counts"]["bad"] > show_bad:
-            doc.append(line(Cell(f"  … {total['counts']['bad'] - show_bad} more (all in --format json or csv)", "dim")))
+            doc.append(line(f"  {b}"))
+        if total.counts["bad"] > show_bad:
+            doc.append(line(Cell(f"  … {total.counts['bad'] - show_bad} more (all in --format json or csv)", "dim")))
         doc.append(line(""))
-    doc.extend(_histogram(total["histogram"]))
-    grad = "your gradient vs the expected one" if any(f.get("has_grad") for f in r.files) else None
+    doc.extend(_histogram(total.histogram))
+    grad = "your gradient vs the expected one" if any(f.has_grad for f in r.files) else None
     what = grad or "finite difference vs the fused reference (no gradient columns)"
     doc.append(
         line(
             Cell(
-                f"errors: {what}; tolerance {r.options['tolerance']['formula']} with rtol = "
-                f"{num(r.options['tolerance']['rtol'])}, atol = {num(r.options['tolerance']['atol'])}",
+                f"errors: {what}; tolerance {FORMULA} with rtol = "
+                f"{num(r.options.tolerance.rtol)}, atol = {num(r.options.tolerance.atol)}",
                 "dim",
             )
         )

@@ -6,31 +6,31 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
-from softgrad.commands.batch.api import BatchReport, WorstRow
+from softgrad.commands.batch.report import BatchReport, WorstRow
 
 
 def render_junit(report: BatchReport, failing: Sequence[Sequence[WorstRow]], cap: int, skip_bad: bool) -> str:
     suites = ET.Element("testsuites", name="softgrad batch")
     total_tests = total_failures = total_errors = 0
     for f, rows in zip(report.files, failing, strict=True):
-        counts = f["counts"]
-        suite = ET.SubElement(suites, "testsuite", name=str(f["file"]))
+        counts = f.counts
+        suite = ET.SubElement(suites, "testsuite", name=f.file)
         cases = 0
         failures = 0
         errors = 0
-        summary = ET.SubElement(suite, "testcase", classname="softgrad.batch", name=f"{f['file']}: all rows")
+        summary = ET.SubElement(suite, "testcase", classname="softgrad.batch", name=f"{f.file}: all rows")
         cases += 1
         bad_counts = counts["bad"] and not skip_bad
         if counts["fail"] or bad_counts:
             failures += 1
             fail = ET.SubElement(summary, "failure", message=f"{counts['fail']} failing rows, {counts['bad']} bad rows")
-            fail.text = ", ".join(f"{k}: {v}" for k, v in f["mistakes"].items()) or None
+            fail.text = ", ".join(f"{k}: {v}" for k, v in f.mistakes.items()) or None
         else:
             ET.SubElement(
                 summary, "system-out"
-            ).text = f"{f['rows']} rows: {counts['pass']} pass, {counts['unstable']} unstable, {counts['bad']} bad"
+            ).text = f"{f.rows} rows: {counts['pass']} pass, {counts['unstable']} unstable, {counts['bad']} bad"
         for row in rows[:cap]:
-            case = ET.SubElement(suite, "testcase", classname=f"softgrad.batch.{f['file']}", name=f"line {row.line}")
+            case = ET.SubElement(suite, "testcase", classname=f"softgrad.batch.{f.file}", name=f"line {row.line}")
             failure = ET.SubElement(
                 case, "failure", message=f"{row.diagnosis or 'gradient mismatch'} (max rel err {row.max_rel_err:.3g})"
             )
@@ -40,12 +40,12 @@ def render_junit(report: BatchReport, failing: Sequence[Sequence[WorstRow]], cap
         if counts["fail"] > len(rows[:cap]):
             note = ET.SubElement(suite, "system-out")
             note.text = f"{counts['fail'] - len(rows[:cap])} more failing rows not listed (cap {cap})"
-        for bad in f["bad_rows"][:cap]:
-            case = ET.SubElement(suite, "testcase", classname=f"softgrad.batch.{f['file']}", name=f"line {bad['line']}")
+        for bad in f.bad_rows[:cap]:
+            case = ET.SubElement(suite, "testcase", classname=f"softgrad.batch.{f.file}", name=f"line {bad.line}")
             if skip_bad:
-                ET.SubElement(case, "skipped", message=bad["message"])
+                ET.SubElement(case, "skipped", message=bad.message)
             else:
-                ET.SubElement(case, "error", message=bad["message"])
+                ET.SubElement(case, "error", message=bad.message)
                 errors += 1
             cases += 1
         suite.set("tests", str(cases))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from softgrad.catalogue.exposing import MistakeAt
 from softgrad.catalogue.mistakes import Mistake
 from softgrad.render.layout import Cell, Document, Table, line, side_by_side, value_lines
 
@@ -19,10 +20,8 @@ def catalogue_document(entries: Sequence[Mistake]) -> Document:
     ]
 
 
-def mistake_document(m: Mistake, data: dict[str, object]) -> Document:
-    """One entry, evaluated at an input (``data`` is the JSON dict of ``softgrad mistakes ID``)."""
-    at = data["at"]
-    assert isinstance(at, dict)
+def mistake_document(m: Mistake, at: MistakeAt) -> Document:
+    """One entry, evaluated at an input."""
     doc: Document = [
         line(Cell(m.id, "head"), f" — {m.title}"),
         line("  wrong formula: ", Cell(m.formula, "warn")),
@@ -30,19 +29,19 @@ def mistake_document(m: Mistake, data: dict[str, object]) -> Document:
         line("  goes wrong at: ", m.step),
         line(""),
         line(
-            f"at z = {value_lines(at['z'])[0]}, t = {value_lines(at['t'])[0]}"
-            + (f", τ = {at['temperature']:g}" if at["temperature"] != 1.0 else "")
-            + (" (found by softgrad: an input that exposes it)" if at.get("found") else "")
+            f"at z = {value_lines(at.z)[0]}, t = {value_lines(at.t)[0]}"
+            + (f", τ = {at.temperature:g}" if at.temperature != 1.0 else "")
+            + (" (found by softgrad: an input that exposes it)" if at.found else "")
         ),
     ]
-    left = [f"{m.id}:", *("  " + x for x in value_lines(data["gradient"]))]  # type: ignore[arg-type]
-    right = ["reference s·Σt − t:", *("  " + x for x in value_lines(data["reference"]))]  # type: ignore[arg-type]
+    left = [f"{m.id}:", *("  " + x for x in value_lines(at.gradient))]
+    right = ["reference s·Σt − t:", *("  " + x for x in value_lines(at.reference))]
     doc.extend(line("  ", x) for x in side_by_side(left, right))
-    if data.get("jacobian") is not None:
-        left = [f"{m.jacobian_formula}:", *("  " + x for x in value_lines(data["jacobian"]))]  # type: ignore[arg-type]
-        right = ["J(s) = diag(s) − s sᵀ:", *("  " + x for x in value_lines(data["expected_jacobian"]))]  # type: ignore[arg-type]
+    if at.jacobian is not None:
+        left = [f"{m.jacobian_formula}:", *("  " + x for x in value_lines(at.jacobian))]
+        right = ["J(s) = diag(s) − s sᵀ:", *("  " + x for x in value_lines(at.expected_jacobian))]
         doc.extend(line("  ", x) for x in side_by_side(left, right))
-    differs = bool(data["differs"])
+    differs = at.differs
     doc.append(
         line(
             "  ",
@@ -52,6 +51,6 @@ def mistake_document(m: Mistake, data: dict[str, object]) -> Document:
             ),
         )
     )
-    if not differs and data.get("exposing_command"):
-        doc.append(line(f"  an input that exposes it: {data['exposing_command']}"))
+    if not differs and at.exposing_command:
+        doc.append(line(f"  an input that exposes it: {at.exposing_command}"))
     return doc

@@ -9,8 +9,8 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from softgrad.catalogue.mistakes import MISTAKES
-from softgrad.commands.verify.api import fmt_num
 from softgrad.commands.verify.report import CaseResult, VerifyReport
+from softgrad.core.numbers import shortest
 from softgrad.render.layout import num
 
 #: Characters XML 1.0 cannot hold (control characters other than tab, newline, carriage return).
@@ -47,7 +47,7 @@ def _exact(values: Any) -> str:
     """Every digit: nested lists of the shortest round-tripping decimals."""
     if isinstance(values, (tuple, list)):
         return "[" + ", ".join(_exact(v) for v in values) + "]"
-    return fmt_num(values)
+    return shortest(values)
 
 
 def _message(c: CaseResult) -> str:

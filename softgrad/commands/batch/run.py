@@ -14,26 +14,20 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO
 
 import numpy as np
 
-from softgrad.commands.batch.api import (
-    FAIL,
-    STATUS_NAMES,
-    BadRow,
-    BatchOptions,
-    BatchReport,
-    RowResults,
-    Summary,
-    WorstRow,
-    _options_dict,
-    diagnosis_name,
-    evaluate_rows,
-    total_of,
-)
+from softgrad.commands.batch.api import settings
+from softgrad.commands.batch.report import BatchReport, WorstRow
+from softgrad.commands.batch.rows import FAIL, STATUS_NAMES, BatchOptions, RowResults, diagnosis_name, evaluate_rows
+from softgrad.commands.batch.summary import Summary, total_of
 from softgrad.core import fd_plan
-from softgrad.inputs.rows import Block, CsvSpec, ReadOptions, open_csv, parse_chunk, read_jsonl, read_npz
+from softgrad.core.numbers import shortest
+from softgrad.inputs.arrays import read_npz
+from softgrad.inputs.csv import CsvReader, open_csv, parse_chunk
+from softgrad.inputs.jsonl import read_jsonl
+from softgrad.inputs.rows import Block, ReadOptions, RowSpec
 
 #: Failing rows listed per file in JUnit output.
 JUNIT_CAP = 100
@@ -71,10 +65,6 @@ def _csv_escape(value: str) -> str:
     return value
 
 
-def _fmt(x: float) -> str:
-    return repr(float(x)) if np.isfinite(x) else ("inf" if x > 0 else "nan" if np.isnan(x) else "-inf")
-
-
 def _fold(
     block: Block, res: RowResults | None, source: str, run: RunOptions, carried_names: Sequence[str]
 ) -> ChunkResult:
@@ -90,7 +80,7 @@ def _fold(
             for i in range(len(block.lines)):
                 carried = block.carried[i] if block.carried else {}
                 cells = [source, str(int(block.lines[i])), *(carried.get(n, "") for n in carried_names)]
-                cells += [STATUS_NAMES[int(res.status[i])], _fmt(res.max_abs_err[i]), _fmt(res.max_rel_err[i])]
+                cells += [STATUS_NAMES[int(res.status[i])], shortest(res.max_abs_err[i]), shortest(res.max_rel_err[i])]
                 cells.append(diagnosis_name(int(res.diagnosis[i])) or "")
                 entries.append((int(block.lines[i]), ",".join(map(_csv_escape, cells))))
         for b in block.bad:
@@ -121,7 +111,7 @@ def _check_block(block: Block, opts: BatchOptions, whole_batch: bool) -> RowResu
 
 
 def _work(
-    data: bytes, first_line: int, spec: CsvSpec, opts: BatchOptions, run: RunOptions, carried_names: Sequence[str]
+    data: bytes, first_line: int, spec: RowSpec, opts: BatchOptions, run: RunOptions, carried_names: Sequence[str]
 ) -> ChunkResult:
     """Worker: parse and check one CSV chunk (runs in a worker process when jobs > 1)."""
     block = parse_chunk(data, first_line, spec)
@@ -189,7 +179,6 @@ def run_batch(
     progress: Progress | None = None,
 ) -> BatchRun:
     """Check every row of every input; see the module docstring for how memory stays bounded."""
-    opts.tolerance  # noqa: B018 - validates rtol/atol before any work
     results: list[FileResult] = []
     readers = []
     carried_names: list[str] = []
@@ -235,11 +224,7 @@ def run_batch(
         if executor is not None:
             executor.shutdown(cancel_futures=True)
     summaries = [r.summary for r in results]
-    report = BatchReport(
-        tuple(s.to_dict() for s in summaries),
-        total_of(summaries),
-        _options_dict(opts, run.batch_size),
-    )
+    report = BatchReport(tuple(s.report() for s in summaries), total_of(summaries), settings(opts, run.batch_size))
     return BatchRun(report, results, csv_file, carried_names)
 
 
@@ -271,7 +256,7 @@ def _ignore_sigint() -> None:
 
 
 def _csv_results(
-    reader: Any,
+    reader: CsvReader,
     opts: BatchOptions,
     run: RunOptions,
     carried_names: Sequence[str],
@@ -357,4 +342,4 @@ def default_jobs() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-__all__ = ["BadRow", "BatchRun", "RunOptions", "csv_header", "default_jobs", "run_batch"]
+__all__ = ["BatchRun", "RunOptions", "csv_header", "default_jobs", "run_batch"]

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from softgrad import core
 from softgrad.catalogue.diagnose import (
     Match,
     coinciding,
     differs,
-    distinguishing_input,
     expected_jacobian,
     jacobian_invariants,
     jacobian_matches,
@@ -17,18 +15,17 @@ from softgrad.catalogue.diagnose import (
     rank_matches,
     wrong_entries,
 )
+from softgrad.catalogue.exposing import distinguishing_input
 from softgrad.catalogue.mistakes import MISTAKES
 from softgrad.commands.check.report import CheckReport, GradientVerdict, JacobianVerdict, MistakeRow
-from softgrad.core import Array
+from softgrad.core import Array, chained_instability, loss
+from softgrad.core.checks import RowChecks, check_rows
+from softgrad.core.numbers import vector
 from softgrad.core.problem import ArrayLike, Problem, as_problem
 from softgrad.core.tolerance import Comparison, Tolerance, compare, tolerance_for
 
 #: Looser tolerance for "close but not exact" hints (rounded or low-precision numbers).
 NEAR = Tolerance(rtol=1e-3, atol=1e-6)
-
-
-def _vec(a: Array) -> tuple[float, ...]:
-    return tuple(float(x) for x in a)
 
 
 def check(
@@ -55,57 +52,53 @@ def check(
     p = as_problem(z, t, label=label, grad=grad, jacobian=jacobian, temperature=temperature, dtype=dtype)
     tol = tolerance_for(p.dtype, rtol, atol)
     z2, t2, tau = p.z[None], p.t[None], p.temperature
-    s = core.softmax(z2 / tau)[0]
-    fused = core.fused_gradient(z2, t2, tau)[0]
-    chained = core.chained_gradient(z2, t2, tau)[0]
-    method, mode = core.fd_plan(fd, p.k)
-    fdr = core.finite_difference(z2, t2, tau, method=method, mode=mode, seed=seed)
-
+    rc = check_rows(z2, t2, tau, p.dtype, tol, fd=fd, seed=seed)
+    fused = rc.fused[0]
     comparisons: dict[str, Comparison] = {}
     unstable: list[str] = []
     failures: list[str] = []
-    instability = core.chained_instability(z2, t2, tau, p.dtype)[0]
-    chained_out: Array | None = chained
-    if instability is not None or not np.all(np.isfinite(chained)):
+    chained_out: Array | None = rc.chained[0]
+    if rc.chained_unstable[0]:
+        instability = chained_instability(z2, t2, tau, p.dtype)[0]
         unstable.append(f"chained: {instability.reason if instability else 'the product overflows'}")
         chained_out = None
     else:
-        c = compare(chained, fused, tol)
+        c = compare(rc.chained[0], fused, tol)
         comparisons["chained"] = c
-        if not c.ok:
+        if rc.chained_imprecise[0]:
             unstable.append(
                 f"chained: loses precision here (max rel err {c.max_rel_err:.3g} at index {c.worst_index}); "
                 "the fused form is exact"
             )
-    if mode == "full":
-        fd_cmp = compare(fdr.value[0], fused, tol, slack=fdr.error[0])
-    else:
-        assert fdr.directions is not None
-        fd_cmp = compare(
-            fdr.value[0],
-            fdr.directions @ fused,
-            tol,
-            slack=fdr.error[0],
-            note=f"directional: {len(fdr.directions)} seeded random directions v, comparing the estimate "
-            "of vᵀ·∇L with vᵀ·fused; worst_index is the direction",
+    note = ""
+    if rc.fd.directions is not None:
+        note = (
+            f"directional: {len(rc.fd.directions)} seeded random directions v, comparing the estimate "
+            "of vᵀ·∇L with vᵀ·fused; worst_index is the direction"
         )
-    comparisons["finite_difference"] = fd_cmp
-    fd_problem = _fd_problem(fdr, fused)
-    if fd_problem:
-        unstable.append(f"finite difference: {fd_problem}")
-    elif not fd_cmp.ok:
+    comparisons["finite_difference"] = compare(rc.fd.value[0], rc.fd_reference[0], tol, slack=rc.fd.error[0], note=note)
+    if rc.fd_nonfinite[0]:
+        unstable.append(
+            "finite difference: not computable here (the loss or the step overflows); it cannot confirm the reference"
+        )
+    elif rc.fd_uncertain[0]:
+        worst = float(np.max(rc.fd.error[0]))
+        unstable.append(
+            f"finite difference: its error estimate ({worst:.3g}) is too large to confirm the reference here"
+        )
+    elif rc.fd_fail[0]:
         failures.append("finite_difference")
 
     wrong = mistake_gradients(z2, t2, tau)
     mistakes = tuple(
         MistakeRow(
-            m_id, MISTAKES[m_id].title, MISTAKES[m_id].formula, _vec(g[0]), bool(differs(g, fused[None], tol)[0])
+            m_id, MISTAKES[m_id].title, MISTAKES[m_id].formula, vector(g[0]), bool(differs(g, fused[None], tol)[0])
         )
         for m_id, g in wrong.items()
     )
     user = None
     if p.grad is not None:
-        user = diagnose_gradient(p, fused, chained_out, fdr, mode, tol)
+        user = diagnose_gradient(p, rc, chained_out, tol)
         if not user.ok:
             failures.append("user gradient")
     user_jac = None
@@ -114,19 +107,19 @@ def check(
         if not user_jac.ok:
             failures.append("user jacobian")
     return CheckReport(
-        z=_vec(p.z),
-        t=_vec(p.t),
+        z=vector(p.z),
+        t=vector(p.t),
         temperature=tau,
         dtype=p.dtype,
         tolerance=tol,
-        softmax=_vec(s),
-        loss=float(core.loss(z2, t2, tau)[0]),
-        fused=_vec(fused),
-        chained=None if chained_out is None else _vec(chained_out),
-        finite_difference=_vec(fdr.value[0]) if mode == "full" else None,
-        fd_method=method,
-        fd_mode=mode,
-        fd_error=_vec(fdr.error[0]),
+        softmax=vector(rc.softmax[0]),
+        loss=float(loss(z2, t2, tau)[0]),
+        fused=vector(fused),
+        chained=None if chained_out is None else vector(chained_out),
+        finite_difference=vector(rc.fd.value[0]) if rc.fd_mode == "full" else None,
+        fd_method=rc.fd_method,
+        fd_mode=rc.fd_mode,
+        fd_error=vector(rc.fd.error[0]),
         comparisons=comparisons,
         unstable=tuple(unstable),
         mistakes=mistakes,
@@ -136,23 +129,11 @@ def check(
     )
 
 
-def _fd_problem(fdr: core.FiniteDifference, fused: Array) -> str:
-    """Why the finite difference cannot confirm the reference here, or ''."""
-    if not (np.all(np.isfinite(fdr.value)) and np.all(np.isfinite(fdr.error))):
-        return "not computable here (the loss or the step overflows); it cannot confirm the reference"
-    limit = max(1e-3, 0.1 * float(np.max(np.abs(fused))))
-    worst = float(np.max(fdr.error))
-    if worst > limit:
-        return f"its error estimate ({worst:.3g}) is too large to confirm the reference here"
-    return ""
-
-
-def diagnose_gradient(
-    p: Problem, fused: Array, chained: Array | None, fdr: core.FiniteDifference, mode: str, tol: Tolerance
-) -> GradientVerdict:
+def diagnose_gradient(p: Problem, rc: RowChecks, chained: Array | None, tol: Tolerance) -> GradientVerdict:
     """Compare the user's gradient with the reference and name the mistake that produces it."""
     assert p.grad is not None
     g = p.grad
+    fused = rc.fused[0]
     cmp = compare(g, fused, tol)
     matches, ranked = rank_matches(p.z, p.t, g, p.temperature, tol)
     notes: list[str] = []
@@ -176,17 +157,14 @@ def diagnose_gradient(
 
     agreement: dict[str, bool | None] = {"fused": cmp.ok}
     agreement["chained"] = None if chained is None else compare(g, chained, tol).ok
-    if mode == "full":
-        agreement["finite_difference"] = compare(g, fdr.value[0], tol, slack=fdr.error[0]).ok
-    else:
-        assert fdr.directions is not None
-        agreement["finite_difference"] = compare(fdr.directions @ g, fdr.value[0], tol, slack=fdr.error[0]).ok
+    projected = g if rc.fd.directions is None else rc.fd.directions @ g
+    agreement["finite_difference"] = compare(projected, rc.fd.value[0], tol, slack=rc.fd.error[0]).ok
     notes += _agreement_notes(agreement, g, fused, verdict)
     if not np.all(np.isfinite(g)):
         notes.append(_nonfinite_note(matches))
     closest = tuple(sorted(ranked, key=lambda m: m.max_abs_err)[:3]) if verdict == "unknown" else ()
     return GradientVerdict(
-        gradient=_vec(g),
+        gradient=vector(g),
         comparison=cmp,
         verdict=verdict,
         matches=tuple(matches),
@@ -242,8 +220,8 @@ def diagnose_jacobian(p: Problem, tol: Tolerance) -> JacobianVerdict:
     expected = expected_jacobian(p.z, p.temperature)
     cmp = compare(jac, expected, tol)
     return JacobianVerdict(
-        matrix=tuple(_vec(r) for r in jac),
-        expected=tuple(_vec(r) for r in expected),
+        matrix=tuple(vector(r) for r in jac),
+        expected=tuple(vector(r) for r in expected),
         comparison=cmp,
         matches=() if cmp.ok else tuple(jacobian_matches(p.z, jac, p.temperature, tol)),
         wrong_entries=tuple(wrong_entries(jac, expected, tol)),

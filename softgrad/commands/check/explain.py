@@ -8,23 +8,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from softgrad import core
+from softgrad.catalogue.exposing import MATRIX_MAX_K
 from softgrad.catalogue.mistakes import MISTAKES
 from softgrad.commands.check.api import check
-from softgrad.commands.check.report import CheckReport, json_list, json_matrix
-from softgrad.core.problem import ArrayLike, Problem, as_problem, make_problem
-
-#: Jacobians up to this K are written out in full (in text and JSON).
-MATRIX_MAX_K = 12
+from softgrad.commands.check.report import CheckReport
+from softgrad.core.numbers import json_nested, nested
+from softgrad.core.problem import ArrayLike, Problem, as_problem
 
 Value = float | tuple[float, ...] | tuple[tuple[float, ...], ...] | None
-
-
-def _value_json(v: Value) -> object:
-    if v is None or isinstance(v, float):
-        return json_list([v])[0] if isinstance(v, float) else None  # type: ignore[index]
-    if v and isinstance(v[0], tuple):
-        return json_matrix(v)
-    return json_list(v)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -42,7 +33,7 @@ class Step:
             "id": self.id,
             "title": self.title,
             "formula": self.formula,
-            "value": _value_json(self.value),
+            "value": json_nested(self.value),
             "note": self.note,
         }
 
@@ -62,8 +53,8 @@ class WrongStep:
         return {
             "step": self.step,
             "mistake": self.mistake or None,
-            "wrong": {"formula": self.wrong_formula, "value": _value_json(self.wrong_value)},
-            "right": {"formula": self.right_formula, "value": _value_json(self.right_value)},
+            "wrong": {"formula": self.wrong_formula, "value": json_nested(self.wrong_value)},
+            "right": {"formula": self.right_formula, "value": json_nested(self.right_value)},
         }
 
 
@@ -109,7 +100,8 @@ def _vec(a: np.ndarray) -> tuple[float, ...]:
 
 
 def _mat(a: np.ndarray) -> tuple[tuple[float, ...], ...] | None:
-    return tuple(_vec(r) for r in a) if a.shape[0] <= MATRIX_MAX_K else None
+    out: tuple[tuple[float, ...], ...] | None = nested(a) if a.shape[0] <= MATRIX_MAX_K else None
+    return out
 
 
 def explain(
@@ -229,39 +221,4 @@ def _wrong_steps(p: Problem, r: CheckReport) -> list[WrongStep]:
                 _mat(right_j),
             )
         )
-    return out
-
-
-def mistake_at(mistake_id: str, problem: Problem | None = None) -> dict[str, object]:
-    """A catalogued mistake's gradient (and wrong Jacobian) at an input, next to the reference.
-
-    Without ``problem`` softgrad finds an input that exposes the mistake. Raises KeyError for unknown ids.
-    """
-    from softgrad.catalogue.diagnose import differs, distinguishing_input
-    from softgrad.core.tolerance import tolerance_for
-
-    m = MISTAKES[mistake_id]
-    found = problem is None
-    exposing = distinguishing_input([m.id], 3 if problem is None else problem.k, 1.0, pairwise=False)
-    if problem is None:
-        if exposing is None:  # pragma: no cover - every row-level entry has an exposing input
-            raise ValueError(f"no exposing input found for {mistake_id}")
-        problem = make_problem(exposing.z, exposing.t, temperature=exposing.temperature)
-    z2, t2, tau = problem.z[None], problem.t[None], problem.temperature
-    wrong = m.gradient(z2, t2, tau)
-    ref = core.fused_gradient(z2, t2, tau)
-    wrong_j = m.jacobian(z2, tau)
-    out: dict[str, object] = {
-        **m.to_dict(),
-        "step": m.step,
-        "at": {"z": _vec(problem.z), "t": _vec(problem.t), "temperature": tau, "found": found},
-        "gradient": _value_json(_vec(wrong[0])),
-        "reference": _value_json(_vec(ref[0])),
-        "differs": bool(differs(wrong, ref, tolerance_for(problem.dtype))[0]),
-        "jacobian": None if wrong_j is None else _value_json(_mat(wrong_j[0])),
-        "expected_jacobian": None
-        if wrong_j is None
-        else _value_json(_mat(core.softmax_jacobian(core.softmax(z2 / tau))[0] / tau)),
-        "exposing_command": exposing.command() if exposing else None,
-    }
     return out

@@ -3,25 +3,14 @@ prints (NaN and inf become ``null``, since JSON has no such numbers)."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from softgrad.catalogue.diagnose import DistinguishingInput, Invariant, Match, WrongEntry
+from softgrad.catalogue.diagnose import Invariant, Match, WrongEntry
+from softgrad.catalogue.exposing import DistinguishingInput
+from softgrad.core.numbers import json_float, json_list, json_nested
 from softgrad.core.tolerance import Comparison, Tolerance
 
 Vector = tuple[float, ...]
-
-
-def json_list(values: Sequence[float] | None) -> list[float | None] | None:
-    """A vector for JSON: NaN and inf become None."""
-    if values is None:
-        return None
-    return [float(v) if math.isfinite(v) else None for v in values]
-
-
-def json_matrix(rows: Sequence[Sequence[float]]) -> list[list[float | None]]:
-    return [json_list(r) or [] for r in rows]
 
 
 @dataclass(frozen=True)
@@ -95,8 +84,8 @@ class JacobianVerdict:
 
     def to_dict(self) -> dict[str, object]:
         return {
-            "matrix": json_matrix(self.matrix),
-            "expected": json_matrix(self.expected),
+            "matrix": json_nested(self.matrix),
+            "expected": json_nested(self.expected),
             "ok": self.ok,
             **{k: v for k, v in self.comparison.to_dict().items() if k != "ok"},
             "matches": list(self.matches),
@@ -159,7 +148,7 @@ class CheckReport:
             "reference": "fused",
             "tolerance": self.tolerance.to_dict(),
             "softmax": json_list(self.softmax),
-            "loss": self.loss if math.isfinite(self.loss) else None,
+            "loss": json_float(self.loss),
             "gradients": {
                 "fused": json_list(self.fused),
                 "chained": json_list(self.chained),

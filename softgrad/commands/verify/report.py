@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from softgrad.catalogue.diagnose import DistinguishingInput
+from softgrad.catalogue.exposing import DistinguishingInput
 from softgrad.catalogue.mistakes import MISTAKES
 from softgrad.core.tolerance import Comparison, Tolerance
 

@@ -1,0 +1,194 @@
+"""Options shared by the commands, defined once: the numbers of one example, tolerances and precision, the
+finite difference, and the output (format, file, colour). Also how ``--z 1 2 3`` reaches click, and the
+option each library quantity is given by, for error messages."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+import click
+
+from softgrad.core import FD_CHOICES
+from softgrad.core.rules import DTYPES
+
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+#: The command-line option that gives each quantity the library names in its errors.
+OPTION_FOR = {
+    "z": "--z",
+    "t": "--t",
+    "label": "--label",
+    "grad": "--grad",
+    "jacobian": "--jacobian",
+    "temperature": "--temperature",
+    "dtype": "--dtype",
+    "rtol": "--rtol",
+    "atol": "--atol",
+    "fd": "--fd",
+    "seed": "--seed",
+    "reduction": "--reduction",
+    "batch_size": "--batch-size",
+    "show": "--show",
+    "kind": "--kind",
+    "layout": "--layout",
+    "jacobian_input": "--jacobian-input",
+    "backward_input": "--backward-input",
+    "trials": "--trials",
+}
+
+
+def option_for(where: str) -> str:
+    """The option behind a library quantity (``rtol`` → ``--rtol``); other places (files, options) as they are."""
+    return OPTION_FOR.get(where, where)
+
+
+NUMBER = re.compile(r"^[+-]?(\d|\.\d|inf|nan|infinity)", re.IGNORECASE)
+
+
+def _is_value(token: str) -> bool:
+    return not token.startswith("-") or bool(NUMBER.match(token))
+
+
+def expand_multi_values(args: Sequence[str], many: frozenset[str]) -> list[str]:
+    """Rewrite ``--z 1 2 3`` as ``--z 1 --z 2 --z 3`` for the options in ``many`` (negative numbers count
+    as values), so click can collect them with ``multiple=True``."""
+    out: list[str] = []
+    current: str | None = None
+    got = False
+    rest = list(args)
+    while rest:
+        a = rest.pop(0)
+        if a == "--":
+            out += [a, *rest]
+            break
+        if current is not None and _is_value(a):
+            out += [current, a]
+            got = True
+            continue
+        if current is not None and not got:
+            out.append(current)
+        current = None
+        if a in many:
+            current, got = a, False
+            continue
+        out.append(a)
+    if current is not None and not got:
+        out.append(current)
+    return out
+
+
+class NumbersCommand(click.Command):
+    """A command whose ``--z``-style options take several numbers: ``--z 1.75 1.75``."""
+
+    many: ClassVar[frozenset[str]] = frozenset({"--z", "--t", "--grad", "--jacobian"})
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, expand_multi_values(args, self.many))
+
+
+def _apply(options: Sequence[Decorator]) -> Decorator:
+    def deco(f: Callable[..., Any]) -> Callable[..., Any]:
+        for opt in reversed(options):
+            f = opt(f)
+        return f
+
+    return deco
+
+
+def precision_options(*, temperature_default: float | None = None) -> Decorator:
+    """--temperature, --dtype, --rtol and --atol (the rules on their values live in the library)."""
+    return _apply(
+        [
+            click.option(
+                "--temperature",
+                type=float,
+                default=temperature_default,
+                metavar="τ",
+                help="Softmax temperature: s = softmax(z/τ) [default: 1].",
+            ),
+            click.option(
+                "--dtype",
+                type=click.Choice(DTYPES),
+                default="float64",
+                show_default=True,
+                help="Precision your numbers were computed in; selects the default tolerances.",
+            ),
+            click.option("--rtol", type=float, metavar="R", help="Relative tolerance (default per --dtype)."),
+            click.option("--atol", type=float, metavar="A", help="Absolute tolerance (default per --dtype)."),
+        ]
+    )
+
+
+def fd_options(help_fd: str) -> Decorator:
+    """--fd and --seed."""
+    return _apply(
+        [
+            click.option("--fd", type=click.Choice(FD_CHOICES), default="auto", show_default=True, help=help_fd),
+            click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random directions."),
+        ]
+    )
+
+
+def input_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The options that describe one example (shared by check and explain)."""
+    return _apply(
+        [
+            click.option("--z", "z", multiple=True, metavar="Z1 Z2 ...", help="Logits (K >= 2 numbers)."),
+            click.option(
+                "--t", "t", multiple=True, metavar="T1 T2 ...", help="Targets: one-hot, soft or unnormalised, >= 0."
+            ),
+            click.option("--label", type=int, metavar="I", help="Class index instead of --t (one-hot targets)."),
+            click.option(
+                "--z-file", metavar="PATH", help="Logits from a file (whitespace/comma separated; - is stdin)."
+            ),
+            click.option("--t-file", metavar="PATH", help="Targets from a file."),
+            click.option(
+                "--case",
+                metavar="PATH",
+                help='A JSON object {"z": [...], "t": [...]} (optional keys: label, grad, jacobian, temperature); '
+                "options given on the command line take precedence.",
+            ),
+            click.option(
+                "--grad", multiple=True, metavar="G1 G2 ...", help="Your gradient dE/dz, to check and diagnose."
+            ),
+            click.option("--grad-file", metavar="PATH", help="Your gradient from a file."),
+            click.option(
+                "--jacobian", multiple=True, metavar="J11 J12 ... JKK", help="Your softmax Jacobian, K×K row-major."
+            ),
+            click.option("--jacobian-file", metavar="PATH", help="Your Jacobian from a file (K rows of K numbers)."),
+            precision_options(),
+        ]
+    )(f)
+
+
+FORMAT_HELP = {
+    "table": "table: for people (plain text when piped)",
+    "json": "json: one JSON object for scripts",
+    "csv": "csv: one line per row",
+    "junit": "junit: JUnit XML for CI",
+}
+
+
+def output_options(formats: Sequence[str]) -> Decorator:
+    """--format, --output and --no-color, shared by every command."""
+    return _apply(
+        [
+            click.option(
+                "--format",
+                "fmt",
+                type=click.Choice(list(formats)),
+                default=formats[0],
+                show_default=True,
+                help="; ".join(FORMAT_HELP[f] for f in formats) + ".",
+            ),
+            click.option(
+                "--output",
+                "-o",
+                metavar="PATH",
+                help="Write the report to PATH (atomically; never over an input) instead of stdout.",
+            ),
+            click.option("--no-color", is_flag=True, help="No colour (also: the NO_COLOR environment variable)."),
+        ]
+    )

@@ -1,0 +1,130 @@
+"""Every row of (N, K) arrays checked as ``check`` does (the shared per-row checks of
+:mod:`softgrad.core.checks`), with the user's gradients diagnosed against the catalogue: row-level mistakes
+on any block of rows, batch-level ones when the rows are one whole batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from softgrad.catalogue.diagnose import batch_matches, match_ratio, match_rows
+from softgrad.catalogue.mistakes import MISTAKES, expected_scale
+from softgrad.core import Array, rules
+from softgrad.core.checks import check_rows, errors
+from softgrad.core.tolerance import Tolerance, tolerance_for
+
+#: Per-row statuses, as stored in result arrays.
+PASS, FAIL, UNSTABLE, BAD = 0, 1, 2, 3
+STATUS_NAMES = ("pass", "fail", "unstable", "bad")
+#: Diagnosis codes besides an index into :data:`DIAG_IDS`.
+NO_DIAGNOSIS, UNKNOWN = -1, -2
+ROW_IDS = tuple(m.id for m in MISTAKES.rows())
+DIAG_IDS = ROW_IDS + tuple(m.id for m in MISTAKES.batches())
+#: Unstable reasons, as stored in result arrays.
+UNSTABLE_REASONS = (
+    "",
+    "chained: a probability a target needs underflows, so −t/s is infinite",
+    "chained: the explicit Jacobian product loses precision",
+    "finite difference: not computable or too uncertain to confirm the reference",
+)
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How rows are checked."""
+
+    temperature: float = 1.0
+    dtype: str = "float64"
+    rtol: float | None = None
+    atol: float | None = None
+    fd: str = "auto"
+    reduction: str = "none"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        rules.temperature(self.temperature)
+        rules.reduction(self.reduction)
+        rules.whole_number("seed", self.seed)
+        self.tolerance  # noqa: B018 - validates dtype, rtol and atol
+
+    @property
+    def tolerance(self) -> Tolerance:
+        return tolerance_for(self.dtype, self.rtol, self.atol)
+
+
+@dataclass(frozen=True)
+class RowResults:
+    """Per-row results for one block of rows (arrays of length n)."""
+
+    status: NDArray[np.int8]
+    unstable: NDArray[np.int8]
+    max_abs_err: Array
+    max_rel_err: Array
+    diagnosis: NDArray[np.int16]
+    #: how many catalogue entries match the row's gradient (more than 1: ambiguous)
+    n_matches: NDArray[np.int16]
+
+
+def diagnosis_name(code: int) -> str | None:
+    """The catalogue id (or ``"unknown"``) behind a diagnosis code; None for rows not diagnosed."""
+    if code == NO_DIAGNOSIS:
+        return None
+    if code == UNKNOWN:
+        return "unknown"
+    return DIAG_IDS[code]
+
+
+def evaluate_rows(z: Array, t: Array, g: Array | None, opts: BatchOptions, *, whole_batch: bool = False) -> RowResults:
+    """Check every row: fused vs chained vs finite difference, and the user's gradient with its diagnosis.
+
+    ``whole_batch``: the rows are one complete batch, so the mistakes across rows (reductions, softmax over
+    the batch axis) can be diagnosed, and a mean reduction divides by this batch's valid rows.
+    """
+    tol = opts.tolerance
+    n = z.shape[0]
+    rc = check_rows(z, t, opts.temperature, opts.dtype, tol, fd=opts.fd, seed=opts.seed)
+    unstable = np.zeros(n, np.int8)
+    unstable[rc.fd_unusable] = 3
+    unstable[rc.chained_imprecise] = 2
+    unstable[rc.chained_unstable] = 1
+    diagnosis = np.full(n, NO_DIAGNOSIS, np.int16)
+    n_matches = np.zeros(n, np.int16)
+    if g is None:
+        user_fail = np.zeros(n, bool)
+        abs_err, rel_err = errors(rc.fd.value, rc.fd_reference, tol)
+    else:
+        scale = expected_scale(t, opts.reduction) if whole_batch else 1.0
+        expected = rc.fused * scale
+        user_fail = match_ratio(g, expected, tol) > 1
+        abs_err, rel_err = errors(g, expected, tol)
+        idx = np.flatnonzero(user_fail)
+        if idx.size:
+            table = match_rows(z[idx], t[idx], g[idx], opts.temperature, tol, scale=scale)
+            best, matched, n_matches[idx] = table.best()
+            diagnosis[idx] = np.where(matched, best, UNKNOWN)
+            if whole_batch:
+                _diagnose_batch(z, t, g, opts, tol, user_fail, diagnosis, n_matches)
+    status = np.full(n, PASS, np.int8)
+    status[unstable > 0] = UNSTABLE
+    status[rc.fd_fail | user_fail] = FAIL
+    return RowResults(status, unstable, abs_err, rel_err, diagnosis, n_matches)
+
+
+def _diagnose_batch(
+    z: Array,
+    t: Array,
+    g: Array,
+    opts: BatchOptions,
+    tol: Tolerance,
+    failing: NDArray[np.bool_],
+    diagnosis: NDArray[np.int16],
+    n_matches: NDArray[np.int16],
+) -> None:
+    """Label the failing rows that no row-level mistake explains with the batch-level mistake they match."""
+    for mid, hit in batch_matches(z, t, g, opts.temperature, opts.reduction, tol).items():
+        rows = failing & (diagnosis == UNKNOWN) & hit
+        diagnosis[rows] = DIAG_IDS.index(mid)
+        n_matches[rows] = 1

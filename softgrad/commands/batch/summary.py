@@ -1,0 +1,158 @@
+"""Bounded-size totals over any number of checked rows: counts per status and per mistake, the worst rows,
+a histogram of relative errors and the bad rows; mergeable, so that blocks checked apart add up."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from softgrad.commands.batch.report import FileReport, WorstRow
+from softgrad.commands.batch.rows import STATUS_NAMES, UNSTABLE_REASONS, RowResults, diagnosis_name
+from softgrad.core import Array
+from softgrad.inputs.rows import BadRow
+
+#: Bins of the log10 relative error histogram: [-17, -16), ..., [2, 3), plus the zero-error bin.
+HIST_LO, HIST_HI = -17, 3
+
+
+@dataclass
+class Summary:
+    """Bounded-size totals over any number of rows: counts, worst rows, histogram, bad rows."""
+
+    source: str
+    show: int = 10
+    keep_bad: int = 1000
+    rows: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUS_NAMES, 0))
+    mistakes: dict[str, int] = field(default_factory=dict)
+    ambiguous: int = 0
+    unstable_reasons: dict[str, int] = field(default_factory=dict)
+    histogram: NDArray[np.int64] = field(default_factory=lambda: np.zeros(HIST_HI - HIST_LO + 2, np.int64))
+    worst: list[WorstRow] = field(default_factory=list)
+    bad: list[BadRow] = field(default_factory=list)
+    k: int | None = None
+    has_grad: bool = False
+    fd_mode: str = ""
+
+    def add(self, res: RowResults, lines: NDArray[np.int64], carried: Sequence[dict[str, str]] | None = None) -> None:
+        """Fold one block of row results in."""
+        n = len(res.status)
+        self.rows += n
+        for code, name in enumerate(STATUS_NAMES[:3]):
+            self.counts[name] += int(np.count_nonzero(res.status == code))
+        for code in np.unique(res.diagnosis):
+            mid = diagnosis_name(int(code))
+            if mid is not None:
+                self.mistakes[mid] = self.mistakes.get(mid, 0) + int(np.count_nonzero(res.diagnosis == code))
+        self.ambiguous += int(np.count_nonzero(res.n_matches > 1))
+        for code in np.unique(res.unstable):
+            if code:
+                reason = UNSTABLE_REASONS[int(code)]
+                self.unstable_reasons[reason] = self.unstable_reasons.get(reason, 0) + int(
+                    np.count_nonzero(res.unstable == code)
+                )
+        self.histogram += histogram(res.max_rel_err)
+        if self.show > 0 and n:
+            top = np.argsort(-np.nan_to_num(res.max_rel_err, nan=np.inf), kind="stable")[: self.show]
+            for i in top:
+                row = WorstRow(
+                    float(res.max_rel_err[i]),
+                    int(lines[i]),
+                    self.source,
+                    STATUS_NAMES[int(res.status[i])],
+                    float(res.max_abs_err[i]),
+                    diagnosis_name(int(res.diagnosis[i])),
+                    dict(carried[i]) if carried else {},
+                )
+                if len(self.worst) < self.show:
+                    heapq.heappush(self.worst, row)
+                elif row.max_rel_err > self.worst[0].max_rel_err:
+                    heapq.heapreplace(self.worst, row)
+
+    def add_bad(self, bad: Sequence[BadRow]) -> None:
+        self.counts["bad"] += len(bad)
+        room = self.keep_bad - len(self.bad)
+        if room > 0:
+            self.bad.extend(bad[:room])
+
+    def merge(self, other: Summary) -> None:
+        """Fold another summary (of the same source) in."""
+        self.rows += other.rows
+        for key, value in other.counts.items():
+            self.counts[key] += value
+        for key, value in other.mistakes.items():
+            self.mistakes[key] = self.mistakes.get(key, 0) + value
+        for key, value in other.unstable_reasons.items():
+            self.unstable_reasons[key] = self.unstable_reasons.get(key, 0) + value
+        self.ambiguous += other.ambiguous
+        self.histogram += other.histogram
+        for row in other.worst:
+            if len(self.worst) < self.show:
+                heapq.heappush(self.worst, row)
+            elif row.max_rel_err > self.worst[0].max_rel_err:
+                heapq.heapreplace(self.worst, row)
+        self.bad.extend(other.bad[: max(0, self.keep_bad - len(self.bad))])
+        self.k = self.k or other.k
+        self.has_grad = self.has_grad or other.has_grad
+        self.fd_mode = self.fd_mode or other.fd_mode
+
+    @property
+    def status(self) -> str:
+        if self.counts["bad"]:
+            return "bad"
+        if self.counts["fail"]:
+            return "fail"
+        return "unstable" if self.counts["unstable"] else "pass"
+
+    def worst_rows(self) -> list[WorstRow]:
+        return sorted(self.worst, reverse=True)
+
+    def report(self, name: str | None = None) -> FileReport:
+        """The totals as plain, frozen data (``name`` overrides the source, e.g. ``"total"``)."""
+        return FileReport(
+            file=self.source if name is None else name,
+            status=self.status,
+            k=self.k,
+            rows=self.rows + self.counts["bad"],
+            counts=dict(self.counts),
+            mistakes=dict(sorted(self.mistakes.items(), key=lambda kv: -kv[1])),
+            ambiguous_rows=self.ambiguous,
+            unstable_reasons=dict(self.unstable_reasons),
+            histogram=histogram_dict(self.histogram),
+            worst_rows=tuple(self.worst_rows()),
+            bad_rows=tuple(self.bad),
+            finite_difference=self.fd_mode,
+            has_grad=self.has_grad,
+        )
+
+
+def total_of(summaries: Sequence[Summary]) -> FileReport:
+    """Totals across files."""
+    total = Summary("total", show=max((s.show for s in summaries), default=10))
+    for s in summaries:
+        total.merge(s)
+    return total.report()
+
+
+def histogram(rel_err: Array) -> NDArray[np.int64]:
+    """Counts of log10 relative error per decade from 10^-17 to 10^3; the last bin holds exact zeros."""
+    out = np.zeros(HIST_HI - HIST_LO + 2, np.int64)
+    zero = rel_err == 0
+    out[-1] = int(np.count_nonzero(zero))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lg = np.floor(np.log10(rel_err[~zero]))
+    lg = np.where(np.isfinite(lg), lg, HIST_HI - 1)
+    idx = np.clip(lg, HIST_LO, HIST_HI - 1).astype(np.int64) - HIST_LO
+    out[:-1] += np.bincount(idx, minlength=HIST_HI - HIST_LO + 1)[: HIST_HI - HIST_LO + 1]
+    return out
+
+
+def histogram_dict(h: NDArray[np.int64]) -> dict[str, int]:
+    d = {f"1e{HIST_LO + i}": int(h[i]) for i in range(HIST_HI - HIST_LO + 1) if h[i]}
+    if h[-1]:
+        d["0"] = int(h[-1])
+    return d
