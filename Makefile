@@ -16,17 +16,16 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/softgrad check --z 1.75 1.75 --t 0 1
 
-## make test: set everything up, lint, type-check and run the tests
-test: $(STAMP)
-	$(BIN)/ruff check softgrad tests benchmarks
-	$(BIN)/ruff format --check softgrad tests benchmarks
-	$(BIN)/mypy
+## make test: set everything up, lint, type-check, check the architecture and run the tests
+test: lint
 	$(BIN)/python -m pytest -q
 
+## make lint: ruff, mypy and the import contracts of pyproject.toml (the direction of imports)
 lint: $(STAMP)
 	$(BIN)/ruff check softgrad tests benchmarks
 	$(BIN)/ruff format --check softgrad tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 ## make bench: speed and memory figures (never part of make test)
 bench: $(STAMP)

@@ -11,122 +11,12 @@ Jacobian function can be diagnosed directly. Notation as in :mod:`softgrad.core`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-
 import numpy as np
 
+from softgrad.catalogue.entry import STEPS, Catalogue, Mistake
 from softgrad.core import Array, dE_ds, softmax, vjp_softmax_jacobian
 
-RowFn = Callable[[Array, Array], Array]
-#: ``(u, t, reduction) -> wrong dE/du of the whole batch``, or None where the mistake cannot arise
-BatchFn = Callable[[Array, Array, str], "Array | None"]
-
-
-@dataclass(frozen=True)
-class Mistake:
-    """One known way to get the softmax + cross-entropy gradient wrong."""
-
-    id: str
-    title: str
-    #: the wrong formula, in the catalogue's notation
-    formula: str
-    #: which inputs expose it (where it differs from the reference)
-    exposes: str
-    #: row entries: ``(u, t) -> wrong dE/du`` for (N, K) arrays; the catalogue divides by τ unless ``scaled``
-    #: is False. Batch entries: ``(u, t, reduction) -> wrong dE/du`` of the whole batch, or None
-    fn: RowFn | BatchFn
-    #: ``(u) -> wrong ds/du`` (N, K, K), for mistakes that live in the softmax Jacobian itself
-    jacobian_fn: Callable[[Array], Array] | None = None
-    #: ``(u) -> wrong s`` (N, K), for mistakes that live in the softmax itself
-    softmax_fn: Callable[[Array], Array] | None = None
-    #: batch entries: ``(N, reduction) -> what the user's batch gradient is instead``, in words
-    advice: Callable[[int, str], str] | None = None
-    #: False when the mistake is forgetting the 1/τ of the temperature
-    scaled: bool = True
-    #: "row" (one example) or "batch" (across rows)
-    scope: str = "row"
-    #: the derivation step (see :data:`STEPS`) where this mistake departs from the right derivation
-    step: str = "gradient"
-    #: for Jacobian mistakes: the wrong Jacobian as a formula
-    jacobian_formula: str = ""
-    #: a floating-point failure (overflow, underflow) rather than a wrong formula: preferred when the user's
-    #: gradient holds NaN or inf
-    numerical: bool = False
-
-    def gradient(self, z: Array, t: Array, temperature: float = 1.0) -> Array:
-        """The wrong gradient dE/dz this row mistake produces at (z, t), shape (N, K)."""
-        if self.scope != "row":
-            raise ValueError(f"{self.id} is a batch-level mistake: use batch_gradient")
-        with np.errstate(all="ignore"):
-            out = self.fn(z / temperature, t)  # type: ignore[call-arg]
-            assert out is not None
-            return out / temperature if self.scaled else out
-
-    def batch_gradient(self, z: Array, t: Array, temperature: float, reduction: str) -> Array | None:
-        """The wrong gradient of a whole batch (N, K) this batch mistake produces when the user meant
-        ``reduction``; None where it cannot arise (a single row, or a reduction it does not apply to)."""
-        if self.scope != "batch":
-            raise ValueError(f"{self.id} is a row-level mistake: use gradient")
-        if z.shape[0] < 2:
-            return None
-        with np.errstate(all="ignore"):
-            out = self.fn(z / temperature, t, reduction)  # type: ignore[call-arg]
-            return None if out is None else out / temperature
-
-    def probabilities(self, z: Array, temperature: float = 1.0) -> Array | None:
-        """The wrong softmax this mistake computes at z, or None if it is not a softmax mistake."""
-        if self.softmax_fn is None:
-            return None
-        with np.errstate(all="ignore"):
-            return self.softmax_fn(z / temperature)
-
-    def jacobian(self, z: Array, temperature: float = 1.0) -> Array | None:
-        """The wrong softmax Jacobian ds/dz this mistake uses at z, or None if it is not a Jacobian mistake."""
-        if self.jacobian_fn is None:
-            return None
-        with np.errstate(all="ignore"):
-            return self.jacobian_fn(z / temperature) / temperature
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "title": self.title,
-            "formula": self.formula,
-            "exposes": self.exposes,
-            "scope": self.scope,
-            "jacobian": self.jacobian_fn is not None,
-        }
-
-
-#: The steps of the derivation, in order, as ``explain`` shows them.
-STEPS = ("softmax", "loss", "dE_ds", "jacobian", "vjp", "fused", "temperature", "gradient")
-
-
-class Catalogue(Mapping[str, Mistake]):
-    """An ordered, read-only registry of mistakes keyed by id."""
-
-    def __init__(self, entries: list[Mistake]) -> None:
-        self._entries = {m.id: m for m in entries}
-        if len(self._entries) != len(entries):
-            raise ValueError("duplicate mistake id in the catalogue")
-
-    def __getitem__(self, key: str) -> Mistake:
-        return self._entries[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._entries)
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def rows(self) -> list[Mistake]:
-        """The entries that apply to a single example."""
-        return [m for m in self._entries.values() if m.scope == "row"]
-
-    def batches(self) -> list[Mistake]:
-        """The entries that show only across the rows of a batch."""
-        return [m for m in self._entries.values() if m.scope == "batch"]
+__all__ = ["MISTAKES", "STEPS", "Catalogue", "Mistake", "expected_scale", "valid_rows"]
 
 
 def _sum(t: Array) -> Array:

@@ -13,7 +13,7 @@ from softgrad.cli.options import fd_options, output_options, precision_options
 from softgrad.cli.output import emit
 from softgrad.commands.batch.rows import BatchOptions
 from softgrad.commands.batch.run import JUNIT_CAP, RunOptions, default_jobs, run_batch
-from softgrad.core.rules import REDUCTIONS
+from softgrad.core.rules import DEFAULT_SHOW, REDUCTIONS
 from softgrad.errors import InputError, exit_code
 from softgrad.inputs.rows import ReadOptions
 from softgrad.render.layout import Document
@@ -58,7 +58,7 @@ Examples:
     help="What your gradient rows are: per-row (none), or a batch mean or sum.",
 )
 @click.option("--batch-size", type=click.IntRange(min=1), metavar="B", help="Rows per batch (default: the whole file).")
-@click.option("--show", type=click.IntRange(min=0), default=10, show_default=True, help="Worst rows to list.")
+@click.option("--show", type=click.IntRange(min=0), default=DEFAULT_SHOW, show_default=True, help="Worst rows to list.")
 @click.option("--skip-bad", is_flag=True, help="Bad rows become warnings: still listed and counted.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option(
@@ -67,7 +67,11 @@ Examples:
 @output_options(["table", "json", "csv", "junit"])
 def batch_cmd(files: tuple[str, ...], fmt: str, output: str | None, no_color: bool, **o: Any) -> int:
     out = run_batch_command(files, fmt, o, progress=not o["quiet"])
-    emit(out.data, out.document, fmt, output, no_color, files, text=out.text)
+    try:
+        emit(out.data, out.document, fmt, output, no_color, files, text=out.text)
+    finally:
+        if out.text is not None and not isinstance(out.text, str):
+            out.text.close()
     return out.code
 
 

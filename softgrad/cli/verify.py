@@ -21,6 +21,7 @@ from softgrad.commands.verify.kinds import (
     REDUCTIONS,
 )
 from softgrad.errors import exit_code
+from softgrad.render.verify_doc import DEFAULT_SHOW
 
 VERIFY_HELP = """Check your own function: import it and run it on a battery of inputs chosen to expose the
 known mistakes, plus seeded random cases.
@@ -118,7 +119,7 @@ Examples:
 @click.option(
     "--show",
     type=click.IntRange(min=0),
-    default=3,
+    default=DEFAULT_SHOW,
     show_default=True,
     metavar="N",
     help="Failing cases shown in full in the table (all are in --format json).",

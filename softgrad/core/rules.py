@@ -11,6 +11,8 @@ from softgrad.errors import InputError
 
 #: What a batch gradient holds: per-row gradients, or the gradient of the batch mean or sum.
 REDUCTIONS = ("none", "mean", "sum")
+#: Worst rows a batch report lists by default.
+DEFAULT_SHOW = 10
 #: The precisions numbers can be compared at (each with its default tolerance).
 DTYPES = ("float64", "float32")
 

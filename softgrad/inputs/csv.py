@@ -161,6 +161,17 @@ class CsvReader:
 def open_csv(path: str, opts: ReadOptions, want_carried: bool) -> CsvReader:
     """Read the header (or first row) and set up chunked reading of the rest."""
     source, fh, size = open_input(path)
+    try:
+        return _open_csv(path, source, fh, size, opts, want_carried)
+    except BaseException:
+        if path != "-":
+            fh.close()
+        raise
+
+
+def _open_csv(
+    path: str, source: str, fh: IO[bytes], size: int | None, opts: ReadOptions, want_carried: bool
+) -> CsvReader:
     want = min(opts.chunk_bytes, 1 << 20)
     head = fh.read(want)
     if head[:2] == b"\x1f\x8b" or head[:4] == b"PK\x03\x04":

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from softgrad.core import rules
 from softgrad.errors import InputError
 from softgrad.inputs.files import open_input
 from softgrad.inputs.rows import BadRow, Block
@@ -65,8 +66,7 @@ def _jsonl_targets(case: dict[str, Any], k: int) -> list[float]:
         return list(t)
     if "label" in case:
         lab = case["label"]
-        if not 0 <= lab < k:
-            raise InputError("key 'label'", f"class index {lab} is out of range for K = {k}")
+        lab = rules.class_index("key 'label'", lab, k)
         out = [0.0] * k
         out[lab] = 1.0
         return out

@@ -227,7 +227,9 @@ def to_block(
     carried = None
     if spec.want_carried and lay.carried:
         if carried_rows is None:
-            assert data is not None and starts is not None and ends is not None
+            assert data is not None
+            assert starts is not None
+            assert ends is not None
             carried_rows = [
                 data[starts[i] : ends[i]].decode("utf-8").split(spec.delimiter) for i in np.flatnonzero(keep)
             ]

@@ -6,14 +6,11 @@ from softgrad.catalogue.mistakes import MISTAKES
 from softgrad.commands.check.report import CheckReport, GradientVerdict, JacobianVerdict, MistakeRow
 from softgrad.core import FULL_FD_MAX_K
 from softgrad.core.tolerance import FORMULA, Comparison
-from softgrad.render.layout import Cell, Document, Table, line, matrix_lines, num, vector
+from softgrad.render.layout import CROSS, TICK, Cell, Document, Table, line, matrix_lines, num, vector
 
 #: Up to this many classes the gradients are laid out with one column per component.
 HORIZONTAL_MAX_K = 6
 CLASSIC = "jacobian_at_logits"
-
-TICK = Cell("✓", "ok")
-CROSS = Cell("✗", "bad")
 
 
 def _mark(ok: bool | None) -> Cell:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from softgrad.catalogue.mistakes import MISTAKES
 from softgrad.commands.check.explain import ExplainReport
-from softgrad.render.layout import Cell, Document, line, side_by_side, value_lines, vector
+from softgrad.render.layout import TICK, Cell, Document, line, side_by_side, value_lines, vector
 
 
 def explain_document(r: ExplainReport) -> Document:
@@ -30,9 +30,9 @@ def _verdict(r: ExplainReport) -> Document:
     c = r.check
     doc: Document = []
     if c.user is not None and c.user.ok:
-        doc.append(line(Cell("✓", "ok"), " your gradient matches dE/dz"))
+        doc.append(line(TICK, " your gradient matches dE/dz"))
     if c.user_jacobian is not None and c.user_jacobian.ok:
-        doc.append(line(Cell("✓", "ok"), " your Jacobian matches J(s)"))
+        doc.append(line(TICK, " your Jacobian matches J(s)"))
     numbers = {s.id: i for i, s in enumerate(r.steps, start=1)}
     previous = None
     for w in r.wrong_steps:

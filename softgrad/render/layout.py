@@ -32,6 +32,10 @@ class Table:
         self.rows.append([c if isinstance(c, Cell) else Cell(c) for c in cells])
 
 
+#: The marks for a check that passed and one that failed.
+TICK = Cell("✓", "ok")
+CROSS = Cell("✗", "bad")
+
 Block = Line | Table
 Document = list[Block]
 

@@ -9,10 +9,8 @@ from typing import Any
 from softgrad.catalogue.mistakes import MISTAKES
 from softgrad.commands.verify.report import CaseResult, OtherInput, VerifyReport
 from softgrad.core.tolerance import FORMULA
-from softgrad.render.layout import Cell, Document, Table, line, matrix_lines, num, vector
+from softgrad.render.layout import CROSS, TICK, Cell, Document, Table, line, matrix_lines, num, vector
 
-TICK = Cell("✓", "ok")
-CROSS = Cell("✗", "bad")
 #: With more random trials than this, the table shows them as one summary row.
 RANDOM_ROWS_MAX = 10
 #: Failing cases shown in full by default (``--show``).

@@ -27,7 +27,7 @@ def check_batch(
     reduction: str = "none",
     batch_size: int | None = None,
     seed: int = 0,
-    show: int = 10,
+    show: int = rules.DEFAULT_SHOW,
 ) -> BatchReport:
     """Check every row of (N, K) logits ``Z`` with targets ``T`` (or class ``labels``) and, optionally, the
     user's gradients ``G``; returns the same report ``softgrad batch`` prints.

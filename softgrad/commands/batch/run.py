@@ -24,6 +24,7 @@ from softgrad.commands.batch.rows import FAIL, STATUS_NAMES, BatchOptions, RowRe
 from softgrad.commands.batch.summary import Summary, total_of
 from softgrad.core import fd_plan
 from softgrad.core.numbers import shortest
+from softgrad.core.rules import DEFAULT_SHOW
 from softgrad.inputs.arrays import read_npz
 from softgrad.inputs.csv import CsvReader, open_csv, parse_chunk
 from softgrad.inputs.jsonl import read_jsonl
@@ -39,7 +40,7 @@ Progress = Callable[[int, int | None], None]
 class RunOptions:
     """What to produce besides the summary."""
 
-    show: int = 10
+    show: int = DEFAULT_SHOW
     csv_rows: bool = False
     junit_cases: bool = False
     jobs: int = 1

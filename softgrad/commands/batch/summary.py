@@ -13,6 +13,7 @@ from numpy.typing import NDArray
 from softgrad.commands.batch.report import FileReport, WorstRow
 from softgrad.commands.batch.rows import STATUS_NAMES, UNSTABLE_REASONS, RowResults, diagnosis_name
 from softgrad.core import Array
+from softgrad.core.rules import DEFAULT_SHOW
 from softgrad.inputs.rows import BadRow
 
 #: Bins of the log10 relative error histogram: [-17, -16), ..., [2, 3), plus the zero-error bin.
@@ -24,7 +25,7 @@ class Summary:
     """Bounded-size totals over any number of rows: counts, worst rows, histogram, bad rows."""
 
     source: str
-    show: int = 10
+    show: int = DEFAULT_SHOW
     keep_bad: int = 1000
     rows: int = 0
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUS_NAMES, 0))
@@ -132,7 +133,7 @@ class Summary:
 
 def total_of(summaries: Sequence[Summary]) -> FileReport:
     """Totals across files."""
-    total = Summary("total", show=max((s.show for s in summaries), default=10))
+    total = Summary("total", show=max((s.show for s in summaries), default=DEFAULT_SHOW))
     for s in summaries:
         total.merge(s)
     return total.report()

@@ -15,7 +15,7 @@ exception out of here (Ctrl-C excepted). Nothing here prints or exits.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -157,7 +157,7 @@ def verify(
         func, target, user_file = fn, _describe_fn(fn), source_file(fn)
     else:
         raise InputError("fn", f"expected a function, got {article(type(fn).__name__)}")
-    user = UserFunction(func, user_file, {k: v for k, v in np.geterr().items()})
+    user = UserFunction(func, user_file, dict(np.geterr()))
     with np.errstate(all="ignore"):  # softgrad's own arithmetic; the user's calls get their own back
         return _verify(user, target, kind, options)
 

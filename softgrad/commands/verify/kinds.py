@@ -13,11 +13,12 @@ import numpy as np
 
 from softgrad.commands.verify.cases import Case, battery
 from softgrad.commands.verify.user_code import UserFunction, returned, shape_of, shape_text
-from softgrad.core import Array, dE_ds, fused_gradient, softmax, softmax_jacobian
+from softgrad.core import Array, dE_ds, fused_gradient, rules, softmax, softmax_jacobian
 
 KINDS = ("grad", "jacobian", "softmax", "backward")
 LAYOUTS = ("auto", "row", "batch", "both")
-REDUCTIONS = ("mean", "sum")
+#: A batch gradient of a loss is the gradient of its mean or its sum (verify has no per-row "none").
+REDUCTIONS = tuple(r for r in rules.REDUCTIONS if r != "none")
 JACOBIAN_INPUTS = ("auto", "s", "z")
 BACKWARD_INPUTS = ("auto", "upstream", "targets")
 DEFAULT_TRIALS = 10

@@ -20,6 +20,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from softgrad.commands.verify.user_code import display_path
 from softgrad.errors import InputError
 
 SPEC_HELP = "expected PATH.py:FUNC or package.module:FUNC"
@@ -68,18 +69,10 @@ def _user_frame(exc: BaseException, path: str | None) -> str:
     frames = traceback.extract_tb(exc.__traceback__)
     if isinstance(exc, SyntaxError) and exc.filename:
         col = f":{exc.offset}" if exc.offset else ""
-        return f"{_display(exc.filename)}:{exc.lineno}{col}"
+        return f"{display_path(exc.filename)}:{exc.lineno}{col}"
     own = [f for f in frames if path is not None and os.path.abspath(f.filename) == os.path.abspath(path)]
     pick = own[-1] if own else (frames[-1] if frames else None)
-    return f"{_display(pick.filename)}:{pick.lineno}" if pick else (path or "")
-
-
-def _display(filename: str) -> str:
-    try:
-        rel = os.path.relpath(filename)
-    except ValueError:
-        return filename
-    return filename if rel.startswith("..") else rel
+    return f"{display_path(pick.filename)}:{pick.lineno}" if pick else (path or "")
 
 
 def _import_failure(spec: str, exc: BaseException, path: str | None) -> InputError:
@@ -99,7 +92,12 @@ def _load_file(mod: str, spec: str) -> tuple[ModuleType, str]:
     if path.suffix != ".py":
         raise InputError(mod, f"is not a Python file (.py); {SPEC_HELP}")
     resolved = str(path.resolve())
-    name = "_softgrad_user_" + hashlib.sha1(resolved.encode()).hexdigest()[:12] + "_" + _identifier(path.stem)
+    name = (
+        "_softgrad_user_"
+        + hashlib.sha1(resolved.encode(), usedforsecurity=False).hexdigest()[:12]
+        + "_"
+        + _identifier(path.stem)
+    )
     module_spec = importlib.util.spec_from_file_location(name, resolved)
     if module_spec is None or module_spec.loader is None:
         raise InputError(mod, "cannot be imported as a Python module")
@@ -114,7 +112,7 @@ def _load_file(mod: str, spec: str) -> tuple[ModuleType, str]:
         module_spec.loader.exec_module(module)
     except KeyboardInterrupt:
         raise
-    except BaseException as exc:  # SystemExit too: a module that exits on import did not import
+    except BaseException as exc:  # noqa: BLE001 - SystemExit too: a module that exits on import did not import
         sys.modules.pop(name, None)
         raise _import_failure(spec, exc, resolved) from None
     finally:
@@ -140,7 +138,7 @@ def _load_module(mod: str, spec: str) -> tuple[ModuleType, str | None]:
         raise _import_failure(spec, exc, None) from None
     except KeyboardInterrupt:
         raise
-    except BaseException as exc:
+    except BaseException as exc:  # noqa: BLE001 - whatever the user's module raises on import is reported
         raise _import_failure(spec, exc, getattr(sys.modules.get(mod), "__file__", None)) from None
     return module, getattr(module, "__file__", None)
 
@@ -171,7 +169,7 @@ def load_target(spec: str) -> Target:
     """
     mod, func = split_spec(spec)
     module, path = _load_file(mod, spec) if _is_path(mod) else _load_module(mod, spec)
-    shown = mod if _is_path(mod) else (path and _display(path)) or mod
+    shown = mod if _is_path(mod) else (path and display_path(path)) or mod
     if func is None:
         names = _public_functions(module)
         if len(names) != 1:

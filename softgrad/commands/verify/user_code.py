@@ -32,7 +32,8 @@ def source_file(fn: Callable[..., Any]) -> str | None:
         return None
 
 
-def _display(path: str) -> str:
+def display_path(path: str) -> str:
+    """A path relative to the current directory when it lies below it, else as given."""
     try:
         rel = os.path.relpath(path)
     except ValueError:
@@ -45,7 +46,7 @@ def exception_text(exc: BaseException, user_file: str | None) -> str:
     frames = traceback.extract_tb(exc.__traceback__)[1:]  # the first frame is our call
     own = [f for f in frames if user_file and os.path.abspath(f.filename) == os.path.abspath(user_file)]
     frame = own[-1] if own else (frames[0] if frames else None)
-    where = f" (at {_display(frame.filename)}:{frame.lineno})" if frame is not None else ""
+    where = f" (at {display_path(frame.filename)}:{frame.lineno})" if frame is not None else ""
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}{': ' + message if message else ''}{where}"
 
@@ -73,7 +74,7 @@ class UserFunction:
                 raw = self.fn(*copies)
             except KeyboardInterrupt:
                 raise
-            except BaseException as exc:  # whatever it raises is a failed case, never a softgrad crash
+            except BaseException as exc:  # noqa: BLE001 - whatever it raises is a failed case, never a crash
                 return Called(None, exception_text(exc, self.file), ())
         seen = set()
         for w in caught:
@@ -98,7 +99,7 @@ def as_output(raw: object, shape: tuple[int, ...]) -> tuple[NDArray[np.float64] 
         return None, f"returned None (a missing return statement?); {want}"
     try:
         arr = np.asarray(raw)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a returned object's __array__ may raise anything
         if isinstance(raw, tuple):
             return None, f"returned a tuple of {len(raw)} items of different shapes; {want} (a (loss, grad) pair?)"
         return (
@@ -131,7 +132,7 @@ def shape_of(x: Any) -> tuple[int, ...] | None:
         return None
     try:
         return tuple(np.shape(x))
-    except Exception:
+    except Exception:  # noqa: BLE001 - a returned object's __len__ or __array__ may raise anything
         return None
 
 

@@ -28,7 +28,10 @@ def test_catalogue_has_the_required_ids() -> None:
     }  # fmt: skip
     assert required <= set(MISTAKES)
     for m in MISTAKES.values():
-        assert m.id and m.title and m.formula and m.exposes
+        assert m.id
+        assert m.title
+        assert m.formula
+        assert m.exposes
 
 
 def test_issue_numbers_at_the_asymmetric_example() -> None:
@@ -59,7 +62,8 @@ def test_each_mistake_is_diagnosed_as_itself_at_an_exposing_input(mid: str) -> N
     right = fused_gradient(np.array([found.z]), np.array([found.t]), found.temperature)[0]
     code, d = run_json(*args, "--grad", *_args(right))
     assert code == 0
-    assert d["user"]["verdict"] == "correct" and d["user"]["matches"] == []
+    assert d["user"]["verdict"] == "correct"
+    assert d["user"]["matches"] == []
 
 
 @st.composite
@@ -106,7 +110,8 @@ def test_ambiguous_ids_get_a_distinguishing_input() -> None:
     # at the proposed input each mistake is recognised alone
     for wrong, mid in ((a, "double_softmax"), (b, "nll_on_probabilities")):
         r = check(z[0], t[0], grad=wrong, temperature=di["temperature"])
-        assert r.user is not None and [m.id for m in r.user.matches] == [mid]
+        assert r.user is not None
+        assert [m.id for m in r.user.matches] == [mid]
 
 
 @pytest.mark.parametrize(
@@ -133,14 +138,16 @@ def test_correct_gradient_with_sum_one_notes_assumes_one_hot() -> None:
     assert code == 0
     assert "assumes_one_hot" in d["user"]["ambiguous"]
     di = d["user"]["distinguishing_input"]
-    assert di is not None and abs(sum(di["t"]) - 1.0) > 1e-3
+    assert di is not None
+    assert abs(sum(di["t"]) - 1.0) > 1e-3
 
 
 def test_unknown_mismatch_lists_the_closest() -> None:
     code, d = run_json("check", "--z", *_args(Z3), "--t", *_args(T3), "--grad", "0.3", "0.2", "0.1")
     assert code == 1
     assert d["user"]["verdict"] == "unknown"
-    assert len(d["user"]["closest"]) == 3 and d["user"]["matches"] == []
+    assert len(d["user"]["closest"]) == 3
+    assert d["user"]["matches"] == []
 
 
 def test_nan_from_overflow_is_no_max_shift() -> None:
@@ -157,7 +164,8 @@ def test_nan_from_underflow_is_chained_underflow() -> None:
     z, t = [0.0, -800.0, 1.0], [0.0, 1.0, 0.0]
     wrong = MISTAKES["chained_underflow"].gradient(np.array([z]), np.array([t]))[0]
     r = check(z, t, grad=wrong)
-    assert r.user is not None and r.user.matches[0].id == "chained_underflow"
+    assert r.user is not None
+    assert r.user.matches[0].id == "chained_underflow"
     assert any("underflowed" in n for n in r.user.notes)
 
 
@@ -168,30 +176,36 @@ def test_worked_example_jacobian() -> None:
     uj = d["user_jacobian"]
     assert uj["matches"] == ["jacobian_at_logits"]
     inv = {i["name"]: i for i in uj["invariants"]}
-    assert inv["rows sum to 0"]["ok"] is False and "-4.375" in inv["rows sum to 0"]["detail"]
+    assert inv["rows sum to 0"]["ok"] is False
+    assert "-4.375" in inv["rows sum to 0"]["detail"]
     assert inv["symmetric"]["ok"] is True
     assert inv["0 <= diagonal <= 1/4"]["ok"] is False
     assert len(uj["wrong_entries"]) == 4
     r = run("check", "--z", "1.75", "1.75", "--t", "0", "1", "--jacobian", "-1.3125", "-3.0625", "-3.0625", "-1.3125")
-    assert "it matches jacobian_at_logits" in r.stdout and "row sums: [-4.375, -4.375]" in r.stdout
+    assert "it matches jacobian_at_logits" in r.stdout
+    assert "row sums: [-4.375, -4.375]" in r.stdout
 
 
 def test_diagonal_only_jacobian_is_recognised() -> None:
     s = np.exp(Z3) / np.exp(Z3).sum()
     r = check(Z3, T3, jacobian=np.diag(s * (1 - s)).ravel())
-    assert r.user_jacobian is not None and r.user_jacobian.matches == ("diagonal_only",)
+    assert r.user_jacobian is not None
+    assert r.user_jacobian.matches == ("diagonal_only",)
     inv = {i.name: i.ok for i in r.user_jacobian.invariants}
     assert inv == {"rows sum to 0": False, "symmetric": True, "0 <= diagonal <= 1/4": True}
 
 
 def test_right_jacobian_passes() -> None:
     code, d = run_json("check", "--z", "1.75", "1.75", "--t", "0", "1", "--jacobian", "0.25", "-0.25", "-0.25", "0.25")
-    assert code == 0 and d["user_jacobian"]["ok"] and all(i["ok"] for i in d["user_jacobian"]["invariants"])
+    assert code == 0
+    assert d["user_jacobian"]["ok"]
+    assert all(i["ok"] for i in d["user_jacobian"]["invariants"])
 
 
 def test_jacobian_wrong_size_is_a_usage_error() -> None:
     r = run("check", "--z", "1", "2", "--t", "0", "1", "--jacobian", "1", "2", "3")
-    assert r.exit_code == 2 and "--jacobian: expected K×K = 4 values" in r.stderr
+    assert r.exit_code == 2
+    assert "--jacobian: expected K×K = 4 values" in r.stderr
 
 
 def test_mistakes_listing_and_one_entry() -> None:
@@ -201,15 +215,19 @@ def test_mistakes_listing_and_one_entry() -> None:
         assert mid in r.stdout
     code, d = run_json("mistakes", "jacobian_at_logits", "--z", "1.75", "1.75", "--t", "0", "1")
     assert code == 0
-    assert d["gradient"] == [6.125, 2.625] and d["reference"] == [0.5, -0.5] and d["differs"] is True
+    assert d["gradient"] == [6.125, 2.625]
+    assert d["reference"] == [0.5, -0.5]
+    assert d["differs"] is True
     assert d["jacobian"] == [[-1.3125, -3.0625], [-3.0625, -1.3125]]
     code, d = run_json("mistakes", "assumes_one_hot")
-    assert d["at"]["found"] is True and d["differs"] is True
+    assert d["at"]["found"] is True
+    assert d["differs"] is True
 
 
 def test_mistakes_unknown_id_suggests() -> None:
     r = run("mistakes", "asumes_one_hot")
-    assert r.exit_code == 2 and "did you mean assumes_one_hot?" in r.stderr
+    assert r.exit_code == 2
+    assert "did you mean assumes_one_hot?" in r.stderr
 
 
 def test_temperature_applies_everywhere() -> None:

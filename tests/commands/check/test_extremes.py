@@ -70,14 +70,17 @@ def test_subnormal_probability() -> None:
 def test_float32_probabilities_that_underflow() -> None:
     _, d = run_json("check", "--z", "0", "-100", "--t", "0", "1", "--dtype", "float32")
     assert d["status"] == "unstable"
-    assert "subnormal in float32" in d["unstable"][0] and "overflows float32" in d["unstable"][0]
+    assert "subnormal in float32" in d["unstable"][0]
+    assert "overflows float32" in d["unstable"][0]
     _, d = run_json("check", "--z", "0", "-100", "--t", "0", "1")
     assert d["status"] == "pass"  # in float64 the same input is fine
 
 
 def test_targets_summing_to_zero_are_an_ignored_row() -> None:
     _, d = run_json("check", "--z", "3", "-2", "7", "--t", "0", "0", "0", "--grad", "0", "0", "0")
-    assert d["status"] == "pass" and d["gradients"]["fused"] == [0.0, 0.0, 0.0] and d["loss"] == 0.0
+    assert d["status"] == "pass"
+    assert d["gradients"]["fused"] == [0.0, 0.0, 0.0]
+    assert d["loss"] == 0.0
 
 
 def test_k_ten_thousand_is_readable() -> None:
@@ -94,4 +97,6 @@ def test_k_ten_thousand_is_readable() -> None:
 
 def test_nan_user_gradient_never_passes() -> None:
     code, d = run_json("check", "--z", "1", "2", "--t", "0", "1", "--grad", "nan", "nan")
-    assert code == 1 and d["user"]["ok"] is False and d["user"]["max_abs_err"] is None
+    assert code == 1
+    assert d["user"]["ok"] is False
+    assert d["user"]["max_abs_err"] is None

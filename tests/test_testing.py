@@ -56,8 +56,10 @@ def test_passing_and_failing_user_tests(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=2, failed=2)
     result.stdout.fnmatch_lines(
         [
-            "*AssertionError: softgrad verify mymodel:grad_with_jacobian_at_logits: wrong: 17 of 17 cases fail;"
-            " diagnosed jacobian_at_logits*",
+            (
+                "*AssertionError: softgrad verify mymodel:grad_with_jacobian_at_logits: wrong: 17 of 17 cases fail;"
+                " diagnosed jacobian_at_logits*"
+            ),
             "*it matches jacobian_at_logits: softmax Jacobian evaluated at the logits z instead of at s = softmax(z)",
             "*reproduce: softgrad check --z 2 1 0.1 -1.5 --t 0 0 1 0 --grad 2.069478814286175*",
             "*given s = softmax(z) instead, it passes every case: the function is right, the call is wrong*",
@@ -69,7 +71,8 @@ def test_passing_and_failing_user_tests(pytester: pytest.Pytester) -> None:
 
 def test_helpers_return_the_report_and_raise_assertion_error() -> None:
     report = assert_softmax_ce_grad(f"{SAMPLES / 'verify' / 'correct_grad.py'}:grad", trials=2)
-    assert report.ok and report.kind == "grad"
+    assert report.ok
+    assert report.kind == "grad"
     report = assert_softmax_jacobian(f"{SAMPLES / 'verify' / 'df2_on_logits.py'}:df2", trials=2)
     assert report.input == "s"
     with pytest.raises(AssertionError, match="diagnosed no_max_shift") as exc:

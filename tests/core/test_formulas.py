@@ -58,7 +58,8 @@ def test_softmax_is_stable_for_large_logits() -> None:
 def test_chained_underflow_is_reported_not_nan() -> None:
     z, t = np.array([[0.0, -800.0]]), np.array([[0.0, 1.0]])
     inst = core.chained_instability(z, t)[0]
-    assert inst is not None and inst.index == 1
+    assert inst is not None
+    assert inst.index == 1
     assert "s[1] underflows to 0" in inst.reason
     assert np.allclose(core.fused_gradient(z, t), [[1.0, -1.0]])
 
@@ -68,7 +69,8 @@ def test_directional_fd_matches_directional_derivative() -> None:
     z = rng.normal(size=(2, 300))
     t = rng.uniform(size=(2, 300))
     fd = core.finite_difference(z, t, mode="directional", seed=5)
-    assert fd.directions is not None and fd.value.shape == (2, core.FD_DIRECTIONS)
+    assert fd.directions is not None
+    assert fd.value.shape == (2, core.FD_DIRECTIONS)
     expected = core.fused_gradient(z, t) @ fd.directions.T
     assert np.all(np.abs(fd.value - expected) <= 1e-10 + 1e-7 * np.abs(expected) + fd.error)
 

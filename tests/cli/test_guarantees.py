@@ -19,7 +19,8 @@ def test_stdout_is_data_and_stderr_is_talk() -> None:
     json.loads(r.stdout)
     assert r.stderr == ""
     r = run(*EX, "--z", "x")
-    assert r.stdout == "" and r.stderr.startswith("softgrad")
+    assert r.stdout == ""
+    assert r.stderr.startswith("softgrad")
 
 
 def test_output_is_atomic_and_leaves_no_temporary_file(tmp_path: Path) -> None:
@@ -59,7 +60,8 @@ def test_interrupt_during_the_work_exits_130_with_one_line(tmp_path: Path, monke
     r = run(*EX, "--output", str(target))
     assert r.exit_code == 130
     assert r.stderr == "softgrad: interrupted\n"
-    assert not target.exists() and list(tmp_path.iterdir()) == []
+    assert not target.exists()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_inputs_are_never_modified(tmp_path: Path) -> None:
@@ -78,7 +80,8 @@ def test_output_refuses_an_input_even_by_another_path(tmp_path: Path) -> None:
     link = tmp_path / "link.json"
     link.symlink_to(case)
     r = run("check", "--case", str(case), "--output", str(link))
-    assert r.exit_code == 2 and "refusing to overwrite the input file" in r.stderr
+    assert r.exit_code == 2
+    assert "refusing to overwrite the input file" in r.stderr
     assert case.read_text() == '{"z": [1, 2], "t": [0, 1]}'
 
 

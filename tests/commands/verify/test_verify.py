@@ -11,8 +11,8 @@ import pytest
 
 import softgrad
 from softgrad import core
-from softgrad.commands.verify.judge import aggregate
 from softgrad.commands.verify.cases import battery, random_cases
+from softgrad.commands.verify.judge import aggregate
 from softgrad.commands.verify.report import CaseResult
 from softgrad.errors import InputError
 from softgrad.render.json_out import render_json
@@ -81,17 +81,21 @@ def backward_ambiguous(a: Any, b: Any) -> Any:  # names say nothing about the se
 def test_battery_has_the_inputs_the_issue_asks_for() -> None:
     cases = {c.name: c for c in battery("grad")}
     asym = cases["asymmetric"]
-    assert asym.z.shape[1] >= 3 and len(set(asym.z[0])) == asym.z.shape[1]
+    assert asym.z.shape[1] >= 3
+    assert len(set(asym.z[0])) == asym.z.shape[1]
     assert int(np.argmax(asym.t[0])) != int(np.argmax(asym.z[0]))
     np.testing.assert_array_equal(cases["shift_1000"].z, asym.z + 1000.0)
     gap = cases["gap_800"].z[0]
     assert np.max(gap) - gap[int(np.argmax(cases["gap_800"].t[0]))] == 800.0
     assert core.softmax(cases["gap_800"].z)[0, 1] == 0.0  # the target's probability underflows
     soft = cases["soft_targets"].t[0]
-    assert np.sum(soft) == 1.0 and np.count_nonzero(soft) > 1
+    assert np.sum(soft) == 1.0
+    assert np.count_nonzero(soft) > 1
     assert np.sum(cases["unnormalised_targets"].t[0]) == 2.5
     b = cases["batch"]
-    assert b.batch and b.z.shape[0] >= 2 and b.z.shape[0] != b.z.shape[1]
+    assert b.batch
+    assert b.z.shape[0] >= 2
+    assert b.z.shape[0] != b.z.shape[1]
     assert len({tuple(r) for r in b.z}) == b.z.shape[0]
     f32 = cases["float32"]
     assert f32.dtype == "float32"
@@ -100,7 +104,9 @@ def test_battery_has_the_inputs_the_issue_asks_for() -> None:
 
 def test_battery_per_kind() -> None:
     names = [c.name for c in battery("softmax")]
-    assert "soft_targets" not in names and "shift_1000" in names and "float32" in names
+    assert "soft_targets" not in names
+    assert "shift_1000" in names
+    assert "float32" in names
     upstream = battery("backward", "upstream")
     for c in upstream:  # dense upstream: every class but an underflowed one gets a non-zero g
         s = core.softmax(c.z)
@@ -115,7 +121,8 @@ def test_random_cases_are_seeded() -> None:
     assert not all(np.array_equal(x.z, y.z) for x, y in zip(a, c, strict=True))
     for case in a:
         k = case.z.shape[1]
-        assert 3 <= k <= 8 and np.all(case.t >= 0)
+        assert 3 <= k <= 8
+        assert np.all(case.t >= 0)
 
 
 # ----------------------------------------------------------------------------------- the verdicts
@@ -123,17 +130,23 @@ def test_random_cases_are_seeded() -> None:
 
 def test_correct_gradient_passes() -> None:
     r = softgrad.verify(good_grad)
-    assert r.ok and r.status == "pass" and r.kind == "grad" and r.layout == "both"
+    assert r.ok
+    assert r.status == "pass"
+    assert r.kind == "grad"
+    assert r.layout == "both"
     assert r.kind_reason.startswith("detected: two parameters (z, t)")
     assert r.counts() == {"cases": 17, "pass": 17, "fail": 0, "error": 0, "skipped": 0}
-    assert r.diagnosis == () and r.verdict.startswith("right: matches dE/dz = s·Σt − t on all 17 cases")
+    assert r.diagnosis == ()
+    assert r.verdict.startswith("right: matches dE/dz = s·Σt − t on all 17 cases")
 
 
 def test_the_motivating_bug_is_diagnosed_in_every_case() -> None:
     r = softgrad.verify(grad_with_jacobian_at, trials=4)
-    assert not r.ok and r.status == "fail"
+    assert not r.ok
+    assert r.status == "fail"
     assert [c.status for c in r.cases] == ["fail"] * 11
-    assert r.diagnosis[0].id == "jacobian_at_logits" and r.diagnosis[0].consistent
+    assert r.diagnosis[0].id == "jacobian_at_logits"
+    assert r.diagnosis[0].consistent
     first = r.cases[0]
     assert first.matches[0] == "jacobian_at_logits"
     # the numbers: g·J(z) at z = (2, 1, 0.1, −1.5), t = e_2
@@ -142,7 +155,8 @@ def test_the_motivating_bug_is_diagnosed_in_every_case() -> None:
     wrong = core.vjp_softmax_jacobian(core.dE_ds(t, s), z)
     np.testing.assert_allclose(first.output, wrong, rtol=1e-12)
     np.testing.assert_allclose(first.expected, core.fused_gradient(z, t), rtol=1e-15)
-    assert first.command is not None and first.command.startswith("softgrad check --z 2 1 0.1 -1.5 --t 0 0 1 0 --grad ")
+    assert first.command is not None
+    assert first.command.startswith("softgrad check --z 2 1 0.1 -1.5 --t 0 0 1 0 --grad ")
 
 
 def test_the_check_command_reproduces_the_diagnosis() -> None:
@@ -158,30 +172,42 @@ def test_the_check_command_reproduces_the_diagnosis() -> None:
 
 def test_jacobian_right_given_s_and_what_a_caller_passing_z_gets() -> None:
     r = softgrad.verify(jacobian_at)
-    assert r.ok and r.kind == "jacobian" and r.input == "s"
+    assert r.ok
+    assert r.kind == "jacobian"
+    assert r.input == "s"
     assert "given s = softmax(z) it passes every case" in r.input_reason
     assert r.verdict.startswith("right when given s = softmax(z)")
     o = r.other_input
-    assert o is not None and o.passed == "z" and o.passes_battery is False
-    assert o.z == (1.75, 1.75) and o.t == (0.0, 1.0)
+    assert o is not None
+    assert o.passed == "z"
+    assert o.passes_battery is False
+    assert o.z == (1.75, 1.75)
+    assert o.t == (0.0, 1.0)
     assert o.output == ((-1.3125, -3.0625), (-3.0625, -1.3125))
     assert o.matches == ("jacobian_at_logits",)
-    assert o.gradient == (6.125, 2.625) and o.reference == (0.5, -0.5)
+    assert o.gradient == (6.125, 2.625)
+    assert o.reference == (0.5, -0.5)
     assert o.command == "softgrad check --z 1.75 1.75 --t 0 1 --grad 6.125 2.625"
 
 
 def test_jacobian_of_logits_is_right_given_z() -> None:
     r = softgrad.verify(jacobian_of_logits)
-    assert r.ok and r.input == "z"
+    assert r.ok
+    assert r.input == "z"
     assert r.verdict.startswith("right when given the logits z")
-    assert r.other_input is not None and r.other_input.passed == "s"
+    assert r.other_input is not None
+    assert r.other_input.passed == "s"
 
 
 def test_jacobian_pinned_to_the_wrong_input_fails_and_says_so() -> None:
     r = softgrad.verify(jacobian_at, jacobian_input="z")
-    assert not r.ok and r.input == "z" and r.input_reason == "given: the logits z"
+    assert not r.ok
+    assert r.input == "z"
+    assert r.input_reason == "given: the logits z"
     assert r.diagnosis[0].id == "jacobian_at_logits"
-    assert r.other_input is not None and r.other_input.passed == "s" and r.other_input.passes_battery is True
+    assert r.other_input is not None
+    assert r.other_input.passed == "s"
+    assert r.other_input.passes_battery is True
     assert r.verdict.startswith("wrong when given the logits z")
 
 
@@ -190,14 +216,16 @@ def test_diagonal_only_jacobian() -> None:
         return (s * (1 - s))[..., :, None] * np.eye(s.shape[-1])
 
     r = softgrad.verify(jac, "jacobian")
-    assert not r.ok and r.diagnosis[0].id == "diagonal_only"
+    assert not r.ok
+    assert r.diagnosis[0].id == "diagonal_only"
     assert any("rows sum to 0: no" in n for n in r.cases[0].notes)
     assert r.verdict.startswith("wrong, whether given s = softmax(z) or the logits z")
 
 
 def test_softmax_kind() -> None:
     r = softgrad.verify(_softmax)
-    assert r.ok and r.kind == "softmax"
+    assert r.ok
+    assert r.kind == "softmax"
     assert "returns (4,): probabilities" in r.kind_reason
 
     def naive(z: Any) -> Any:
@@ -206,7 +234,8 @@ def test_softmax_kind() -> None:
 
     r = softgrad.verify(naive)
     assert [c.name for c in r.failed] == ["shift_1000"]
-    assert r.diagnosis[0].id == "no_max_shift" and r.diagnosis[0].consistent
+    assert r.diagnosis[0].id == "no_max_shift"
+    assert r.diagnosis[0].consistent
     assert any("overflow encountered in exp" in n for n in r.failed[0].notes)
 
     r = softgrad.verify(lambda z: _softmax(_softmax(z)), "softmax")
@@ -225,7 +254,9 @@ def test_softmax_over_the_wrong_axis() -> None:
 
 def test_backward_with_a_dense_upstream() -> None:
     r = softgrad.verify(backward_upstream)
-    assert r.ok and r.kind == "backward" and r.input == "upstream"
+    assert r.ok
+    assert r.kind == "backward"
+    assert r.input == "upstream"
     assert r.input_reason == "detected from the parameter name: an upstream gradient g = dE/ds, as f(s, g)"
     assert r.reduction is None
     for c in r.cases:  # every upstream entry is non-zero unless s underflowed there
@@ -233,14 +264,20 @@ def test_backward_with_a_dense_upstream() -> None:
         s = core.softmax(np.array(c.z))
         assert np.all((np.array(c.upstream) != 0) | (s == 0)), c.name
     o = r.other_input
-    assert o is not None and o.gradient == (6.125, 2.625) and o.matches[0] == "jacobian_at_logits"
+    assert o is not None
+    assert o.gradient == (6.125, 2.625)
+    assert o.matches[0] == "jacobian_at_logits"
 
 
 def test_backward_second_argument_detected_by_behaviour() -> None:
     r = softgrad.verify(backward_ambiguous, "backward")
-    assert r.ok and r.input == "upstream" and r.input_reason.startswith("detected: given an upstream gradient")
+    assert r.ok
+    assert r.input == "upstream"
+    assert r.input_reason.startswith("detected: given an upstream gradient")
     r = softgrad.verify(backward_targets)
-    assert r.ok and r.input == "targets" and r.reduction == "mean"
+    assert r.ok
+    assert r.input == "targets"
+    assert r.reduction == "mean"
 
 
 def test_a_one_hot_upstream_would_hide_a_wrong_column() -> None:
@@ -276,13 +313,15 @@ def test_softmax_over_the_batch_axis_in_a_gradient() -> None:
 
 def test_layout_detection() -> None:
     r = softgrad.verify(one_row_only)
-    assert r.ok and r.layout == "row"
+    assert r.ok
+    assert r.layout == "row"
     assert "ValueError: one example at a time" in r.layout_reason
     batch = next(c for c in r.cases if c.name == "batch")
     assert batch.status == "skipped"
     assert any("batch case was skipped" in n for n in r.notes)
     r = softgrad.verify(one_row_only, layout="both")
-    assert [c.name for c in r.failed] == ["batch"] and r.failed[0].status == "error"
+    assert [c.name for c in r.failed] == ["batch"]
+    assert r.failed[0].status == "error"
 
 
 def test_batch_only_function_gets_single_examples_as_one_row_batches() -> None:
@@ -290,7 +329,9 @@ def test_batch_only_function_gets_single_examples_as_one_row_batches() -> None:
         return np.apply_along_axis(lambda f: jacobian_at(f), 1, d)
 
     r = softgrad.verify(batch_only)
-    assert r.ok and r.layout == "batch" and r.kind == "jacobian"
+    assert r.ok
+    assert r.layout == "batch"
+    assert r.kind == "jacobian"
     assert "AxisError" in r.layout_reason
     assert r.cases[0].shape == (1, 4)
 
@@ -303,9 +344,11 @@ def test_exceptions_are_failed_cases_with_the_message_and_input() -> None:
         raise RuntimeError("kaboom\nsecond line")
 
     r = softgrad.verify(boom)
-    assert not r.ok and all(c.status == "error" for c in r.cases)
+    assert not r.ok
+    assert all(c.status == "error" for c in r.cases)
     c = r.cases[0]
-    assert c.error is not None and c.error.startswith("raised RuntimeError: kaboom (at ")
+    assert c.error is not None
+    assert c.error.startswith("raised RuntimeError: kaboom (at ")
     assert "test_verify.py:" in c.error
     assert c.command == "softgrad check --z 2 1 0.1 -1.5 --t 0 0 1 0"
     assert r.verdict == "wrong: 17 of 17 cases fail (17 raised an exception)"
@@ -326,7 +369,9 @@ def test_exceptions_are_failed_cases_with_the_message_and_input() -> None:
 def test_wrong_shape_or_type_is_a_failed_case(returned: Any, message: str) -> None:
     r = softgrad.verify(lambda z, t: returned, "grad", trials=0, layout="row")
     c = r.cases[0]
-    assert c.status == "error" and c.error is not None and c.error.startswith(message), c.error
+    assert c.status == "error"
+    assert c.error is not None
+    assert c.error.startswith(message), c.error
 
 
 def test_changing_an_argument_in_place_is_noted() -> None:
@@ -358,7 +403,8 @@ def test_ranking_prefers_the_mistake_consistent_with_every_case() -> None:
     r = softgrad.verify(chained)
     assert [c.name for c in r.failed] == ["gap_800"]
     assert len(r.failed[0].matches) > 1  # several mistakes give NaN there
-    assert r.diagnosis[0].id == "chained_underflow" and r.diagnosis[0].consistent
+    assert r.diagnosis[0].id == "chained_underflow"
+    assert r.diagnosis[0].consistent
     assert not any(d.consistent for d in r.diagnosis[1:])
 
 
@@ -385,17 +431,22 @@ def test_report_is_frozen_and_to_dict_is_the_json() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         r.kind = "softmax"  # type: ignore[misc]
     d = json.loads(render_json(r.to_dict()))
-    assert d["status"] == "fail" and d["kind"] == "grad" and d["summary"]["fail"] == 9
-    assert d["diagnosis"][0]["id"] == "jacobian_at_logits" and d["diagnosis"][0]["consistent"] is True
+    assert d["status"] == "fail"
+    assert d["kind"] == "grad"
+    assert d["summary"]["fail"] == 9
+    assert d["diagnosis"][0]["id"] == "jacobian_at_logits"
+    assert d["diagnosis"][0]["consistent"] is True
     gap = next(c for c in d["cases"] if c["name"] == "gap_800")
     assert None in gap["output"][0]  # inf becomes null
-    assert isinstance(softgrad.VerifyReport, type) and isinstance(r, softgrad.VerifyReport)
+    assert isinstance(softgrad.VerifyReport, type)
+    assert isinstance(r, softgrad.VerifyReport)
 
 
 def test_seed_and_trials() -> None:
     r = softgrad.verify(good_grad, trials=3, seed=5)
     assert [c.name for c in r.cases][-3:] == ["random_1", "random_2", "random_3"]
-    assert r.trials == 3 and r.seed == 5
+    assert r.trials == 3
+    assert r.seed == 5
     assert len(softgrad.verify(good_grad, trials=0).cases) == 7
 
 

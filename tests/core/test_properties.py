@@ -56,7 +56,8 @@ def test_check_passes_on_every_valid_input(p: tuple[np.ndarray, np.ndarray]) -> 
 def test_the_reference_is_diagnosed_correct(p: tuple[np.ndarray, np.ndarray]) -> None:
     z, t = p
     report = check(z, t, grad=core.fused_gradient(z[None], t[None])[0])
-    assert report.user is not None and report.user.verdict == "correct"
+    assert report.user is not None
+    assert report.user.verdict == "correct"
 
 
 def _mp_gradient(z: list[float], t: list[float]) -> list[float]:

@@ -83,7 +83,8 @@ def test_explain_json_has_the_same_steps() -> None:
     assert steps["vjp"]["value"] == [0.5, -0.5]
     assert steps["fused"]["value"] == [0.5, -0.5]
     wrong = d["wrong_steps"][0]
-    assert wrong["mistake"] == "jacobian_at_logits" and wrong["step"] == "jacobian"
+    assert wrong["mistake"] == "jacobian_at_logits"
+    assert wrong["step"] == "jacobian"
     assert wrong["wrong"]["value"] == [[-1.3125, -3.0625], [-3.0625, -1.3125]]
     assert wrong["right"]["value"] == [[0.25, -0.25], [-0.25, 0.25]]
 
@@ -102,5 +103,6 @@ def test_explain_unstable_input_says_why() -> None:
 
 def test_explain_api() -> None:
     rep = explain([1.75, 1.75], [0, 1], grad=[6.125, 2.625])
-    assert rep.status == "fail" and not rep.ok
+    assert rep.status == "fail"
+    assert not rep.ok
     assert rep.to_dict()["wrong_steps"][0]["mistake"] == "jacobian_at_logits"

@@ -20,7 +20,9 @@ def test_worked_example_table() -> None:
     out = r.stdout
     assert "softmax(z) = [0.5, 0.5]" in out
     assert "fused s·Σt − t (reference)" in out
-    assert "jacobian_at_logits: g · J(z)" in out and "6.125" in out and "2.625" in out
+    assert "jacobian_at_logits: g · J(z)" in out
+    assert "6.125" in out
+    assert "2.625" in out
     assert "|a − b| <= atol + rtol·|ref|" in out
     assert out.rstrip().endswith("status: PASS")
     assert "\x1b[" not in out  # plain when not a terminal
@@ -59,7 +61,8 @@ def test_wrong_gradient_exits_1_and_names_the_mistake() -> None:
     code, d = run_json(*EXAMPLE, "--grad", "6.125", "2.625")
     assert code == 1
     assert d["status"] == "fail"
-    assert d["user"]["ok"] is False and d["user"]["matches"][0] == "jacobian_at_logits"
+    assert d["user"]["ok"] is False
+    assert d["user"]["matches"][0] == "jacobian_at_logits"
 
 
 def test_right_gradient_exits_0() -> None:
@@ -70,7 +73,8 @@ def test_right_gradient_exits_0() -> None:
 
 def test_label_instead_of_targets() -> None:
     code, d = run_json("check", "--z", "1.75", "1.75", "--label", "1")
-    assert code == 0 and d["input"]["t"] == [0.0, 1.0]
+    assert code == 0
+    assert d["input"]["t"] == [0.0, 1.0]
 
 
 def test_comma_separated_and_negative_values() -> None:
@@ -84,14 +88,16 @@ def test_unstable_is_exit_0_with_reason() -> None:
     assert r.exit_code == 0
     assert "unstable: chained: s[1] underflows to 0, so −t/s is infinite" in r.stdout
     _code, d = run_json("check", "--z", "0", "-800", "--t", "0", "1")
-    assert d["status"] == "unstable" and d["gradients"]["chained"] is None
+    assert d["status"] == "unstable"
+    assert d["gradients"]["chained"] is None
     assert d["gradients"]["fused"] == [1.0, -1.0]
     assert d["gradients"]["finite_difference"] is not None
 
 
 def test_unstable_with_wrong_user_gradient_fails() -> None:
     code, d = run_json("check", "--z", "0", "-800", "--t", "0", "1", "--grad", "0", "0")
-    assert code == 1 and d["status"] == "fail"
+    assert code == 1
+    assert d["status"] == "fail"
 
 
 def test_files_and_stdin(tmp_path: pytest.TempPathFactory) -> None:
@@ -169,7 +175,8 @@ def test_python_m_softgrad_works() -> None:
 def test_output_file_is_written(tmp_path: pytest.TempPathFactory) -> None:
     out = tmp_path / "report.json"  # type: ignore[operator]
     r = run(*EXAMPLE, "--format", "json", "--output", str(out))
-    assert r.exit_code == 0 and r.stdout == ""
+    assert r.exit_code == 0
+    assert r.stdout == ""
     assert json.loads(out.read_text())["status"] == "pass"
 
 
@@ -177,5 +184,6 @@ def test_output_refuses_to_overwrite_an_input(tmp_path: pytest.TempPathFactory) 
     case = tmp_path / "case.json"  # type: ignore[operator]
     case.write_text('{"z": [1, 2], "t": [0, 1]}')
     r = run("check", "--case", str(case), "--output", str(case))
-    assert r.exit_code == 2 and "refusing to overwrite the input file" in r.stderr
+    assert r.exit_code == 2
+    assert "refusing to overwrite the input file" in r.stderr
     assert case.read_text() == '{"z": [1, 2], "t": [0, 1]}'

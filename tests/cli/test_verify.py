@@ -65,7 +65,8 @@ def test_the_df2_jacobian_passes_and_says_what_passing_z_gives() -> None:
     assert "input      s — detected: given s = softmax(z) it passes every case" in out
     assert "layout     batch — detected: it takes batches (N, K) only" in out
     assert "a caller that passes z instead of s = softmax(z) gets something else:" in out
-    assert "[-1.3125  -3.0625]" in out and "[-3.0625  -1.3125]" in out
+    assert "[-1.3125  -3.0625]" in out
+    assert "[-3.0625  -1.3125]" in out
     assert "that is jacobian_at_logits" in out
     assert "the chained gradient (−t/s)·J becomes [6.125, 2.625] instead of [0.5, -0.5]" in out
     assert "reproduce: softgrad check --z 1.75 1.75 --t 0 1 --grad 6.125 2.625" in out
@@ -89,29 +90,36 @@ def test_junit_parses_with_a_testcase_per_case() -> None:
     assert suite is not None
     cases = suite.findall("testcase")
     assert [c.get("name") for c in cases][:3] == ["asymmetric", "shift_1000", "gap_800"]
-    assert suite.get("tests") == str(len(cases)) == "9" and suite.get("failures") == "1"
+    assert suite.get("tests") == str(len(cases)) == "9"
+    assert suite.get("failures") == "1"
     failure = cases[1].find("failure")
-    assert failure is not None and failure.get("type") == "no_max_shift"
-    assert failure.text is not None and "reproduce: softgrad check --z 1002 1001 1000.1 998.5" in failure.text
+    assert failure is not None
+    assert failure.get("type") == "no_max_shift"
+    assert failure.text is not None
+    assert "reproduce: softgrad check --z 1002 1001 1000.1 998.5" in failure.text
 
 
 def test_junit_errors_and_skips() -> None:
     r = run("verify", str(VERIFY / "raises.py:grad"), "--format", "junit", "--trials", "0")
     suite = ET.fromstring(r.stdout).find("testsuite")
-    assert suite is not None and suite.get("errors") == "7"
+    assert suite is not None
+    assert suite.get("errors") == "7"
     error = suite.findall("testcase")[0].find("error")
-    assert error is not None and "AxisError" in (error.get("message") or "")
+    assert error is not None
+    assert "AxisError" in (error.get("message") or "")
 
 
 def test_output_file_and_refusing_to_overwrite_the_target(tmp_path: Path) -> None:
     target = _write(tmp_path, "good.py", GOOD)
     out = tmp_path / "report.json"
     r = run("verify", f"{target}:grad", "--format", "json", "-o", str(out))
-    assert r.exit_code == 0 and r.stdout == ""
+    assert r.exit_code == 0
+    assert r.stdout == ""
     assert json.loads(out.read_text(encoding="utf-8"))["status"] == "pass"
     before = Path(target).read_text(encoding="utf-8")
     r = run("verify", f"{target}:grad", "-o", target)
-    assert r.exit_code == 2 and "refusing to overwrite the input file" in r.stderr
+    assert r.exit_code == 2
+    assert "refusing to overwrite the input file" in r.stderr
     assert Path(target).read_text(encoding="utf-8") == before
 
 
@@ -124,7 +132,8 @@ def test_what_the_users_code_prints_goes_to_stderr(tmp_path: Path) -> None:
     r = run("verify", f"{target}:grad", "--format", "json", "--trials", "0")
     assert r.exit_code == 0
     assert json.loads(r.stdout)["status"] == "pass"
-    assert "importing" in r.stderr and "called" in r.stderr
+    assert "importing" in r.stderr
+    assert "called" in r.stderr
 
 
 def test_package_module_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -142,7 +151,8 @@ def test_package_module_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 def test_without_func_the_only_public_function_is_used(tmp_path: Path) -> None:
     target = _write(tmp_path, "only.py", GOOD)
     r = run("verify", target, "--trials", "0")
-    assert r.exit_code == 0 and f"softgrad verify {target}:grad" in r.stdout
+    assert r.exit_code == 0
+    assert f"softgrad verify {target}:grad" in r.stdout
 
 
 @pytest.mark.parametrize(
@@ -208,13 +218,16 @@ def test_syntax_error_names_the_line_and_column(tmp_path: Path) -> None:
 )
 def test_bad_options_exit_2(args: list[str], message: str) -> None:
     r = run("verify", str(VERIFY / "correct_grad.py:grad"), *args)
-    assert r.exit_code == 2 and message in r.stderr and r.stdout == ""
+    assert r.exit_code == 2
+    assert message in r.stderr
+    assert r.stdout == ""
 
 
 def test_ctrl_c_inside_the_users_function_exits_130(tmp_path: Path) -> None:
     target = _write(tmp_path, "slow.py", "def grad(z, t):\n    raise KeyboardInterrupt\n")
     r = run("verify", f"{target}:grad")
-    assert r.exit_code == 130 and "interrupted" in r.stderr
+    assert r.exit_code == 130
+    assert "interrupted" in r.stderr
 
 
 def test_help_documents_the_options_and_warns_that_code_runs() -> None:
@@ -291,4 +304,5 @@ def test_junit_survives_control_characters_in_messages(tmp_path: Path) -> None:
     suite = ET.fromstring(r.stdout).find("testsuite")
     assert suite is not None
     error = suite.findall("testcase")[0].find("error")
-    assert error is not None and "bad\ufffd\ufffdchar <&>" in (error.get("message") or "")
+    assert error is not None
+    assert "bad\ufffd\ufffdchar <&>" in (error.get("message") or "")

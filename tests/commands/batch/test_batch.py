@@ -55,9 +55,12 @@ def test_per_row_diagnoses_and_line_numbers_in_csv() -> None:
     assert rows[0] == ["file", "line", "id", "status", "max_abs_err", "max_rel_err", "diagnosis"]
     by_id = {row[2]: row for row in rows[1:]}
     assert len(by_id) == 20
-    assert by_id["row1"][1] == "3" and by_id["row1"][3] == "fail" and by_id["row1"][6] == "jacobian_at_logits"
+    assert by_id["row1"][1] == "3"
+    assert by_id["row1"][3] == "fail"
+    assert by_id["row1"][6] == "jacobian_at_logits"
     assert by_id["row3"][6] == "no_jacobian"
-    assert by_id["row0"][3] == "pass" and by_id["row0"][6] == ""
+    assert by_id["row0"][3] == "pass"
+    assert by_id["row0"][6] == ""
 
 
 def test_bad_row_messages() -> None:
@@ -77,7 +80,9 @@ def test_skip_bad_takes_the_exit_code_from_the_good_rows() -> None:
     r = run("batch", str(BATCH / "bad_rows.csv"), "--skip-bad", "--format", "json")
     assert r.exit_code == 0
     d = json.loads(r.stdout)
-    assert d["status"] == "pass" and d["total"]["counts"]["bad"] == 4 and len(d["total"]["bad_rows"]) == 4
+    assert d["status"] == "pass"
+    assert d["total"]["counts"]["bad"] == 4
+    assert len(d["total"]["bad_rows"]) == 4
 
 
 def test_junit_parses_and_counts() -> None:
@@ -95,11 +100,13 @@ def test_junit_parses_and_counts() -> None:
 def test_stdin_and_tsv(tmp_path: Path) -> None:
     text = (BATCH / "labels.csv").read_text()
     r = run("batch", "-", "--format", "json", input=text)
-    assert r.exit_code == 0 and json.loads(r.stdout)["total"]["rows"] == 10
+    assert r.exit_code == 0
+    assert json.loads(r.stdout)["total"]["rows"] == 10
     tsv = tmp_path / "labels.tsv"
     tsv.write_text(text.replace(",", "\t"))
     r = run("batch", str(tsv), "--format", "json")
-    assert r.exit_code == 0 and json.loads(r.stdout)["total"]["counts"]["pass"] == 10
+    assert r.exit_code == 0
+    assert json.loads(r.stdout)["total"]["counts"]["pass"] == 10
 
 
 def test_no_header_positional(tmp_path: Path) -> None:
@@ -111,7 +118,8 @@ def test_no_header_positional(tmp_path: Path) -> None:
     g = tmp_path / "rows_g.csv"
     g.write_text("1.75,1.75,0,1,6.125,2.625\n")
     r = run("batch", str(g), "--no-header", "--k", "2", "--format", "json")
-    assert r.exit_code == 1 and json.loads(r.stdout)["total"]["mistakes"] == {"jacobian_at_logits": 1}
+    assert r.exit_code == 1
+    assert json.loads(r.stdout)["total"]["mistakes"] == {"jacobian_at_logits": 1}
 
 
 def test_column_spellings_and_prefixes(tmp_path: Path) -> None:
@@ -128,7 +136,9 @@ def test_column_spellings_and_prefixes(tmp_path: Path) -> None:
 def test_carried_columns_in_worst_rows() -> None:
     r = run("batch", str(BATCH / "mixed.csv"), "--format", "json", "--show", "2")
     worst = json.loads(r.stdout)["total"]["worst_rows"]
-    assert len(worst) == 2 and worst[0]["carried"] == {"id": "row1"} and worst[0]["line"] == 3
+    assert len(worst) == 2
+    assert worst[0]["carried"] == {"id": "row1"}
+    assert worst[0]["line"] == 3
 
 
 def test_chunked_and_unchunked_reports_are_identical(tmp_path: Path) -> None:
@@ -169,7 +179,8 @@ def test_chunks_stay_bounded(tmp_path: Path) -> None:
         assert len(data) <= 2048 + 64
         block = parse_chunk(data, first, reader.spec)
         sizes.append(len(block.lines))
-    assert sum(sizes) == 5000 and max(sizes) <= 2048 // 13 + 1
+    assert sum(sizes) == 5000
+    assert max(sizes) <= 2048 // 13 + 1
 
 
 def test_batch_level_mistakes_with_reduction() -> None:
@@ -206,7 +217,8 @@ def test_large_k_uses_directional_fd() -> None:
     z = rng.normal(size=(3, 300))
     t = np.eye(300)[[1, 2, 3]]
     rep = check_batch(z, t)
-    assert rep.status == "pass" and rep.files[0].finite_difference == "central/directional"
+    assert rep.status == "pass"
+    assert rep.files[0].finite_difference == "central/directional"
     rep = check_batch(z, t, fd="full")
     assert rep.files[0].finite_difference == "central/full"
 
@@ -229,14 +241,16 @@ def test_output_refuses_to_overwrite_an_input(tmp_path: Path) -> None:
     f.write_text((BATCH / "labels.csv").read_text())
     before = f.read_bytes()
     r = run("batch", str(f), "--format", "csv", "--output", str(f))
-    assert r.exit_code == 2 and "refusing to overwrite" in r.stderr
+    assert r.exit_code == 2
+    assert "refusing to overwrite" in r.stderr
     assert f.read_bytes() == before
 
 
 def test_output_file(tmp_path: Path) -> None:
     out = tmp_path / "report.csv"
     r = run("batch", str(BATCH / "mixed.csv"), "--format", "csv", "--output", str(out))
-    assert r.exit_code == 1 and r.stdout == ""
+    assert r.exit_code == 1
+    assert r.stdout == ""
     assert out.read_text().count("\n") == 21
 
 

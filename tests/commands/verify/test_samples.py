@@ -44,7 +44,8 @@ def test_sample(name: str, func: str, kind: str, code: int, diagnosed: str | Non
     r = run("verify", f"{VERIFY / name}:{func}", "--format", "json")
     assert r.exit_code == code, r.stderr
     d = json.loads(r.stdout)
-    assert d["kind"] == kind and d["kind_reason"].startswith("detected")
+    assert d["kind"] == kind
+    assert d["kind_reason"].startswith("detected")
     assert d["status"] == ("pass" if code == 0 else "fail")
     if diagnosed is None:
         assert d["diagnosis"] == []
@@ -62,10 +63,12 @@ def test_sample(name: str, func: str, kind: str, code: int, diagnosed: str | Non
 
 def test_the_motivating_df2_sample_states_what_a_caller_passing_z_gets() -> None:
     d = json.loads(run("verify", f"{VERIFY / 'df2_on_logits.py'}:df2", "--format", "json").stdout)
-    assert d["input"] == "s" and d["layout"] == "batch"
+    assert d["input"] == "s"
+    assert d["layout"] == "batch"
     other = d["other_input"]
     assert other["matches"] == ["jacobian_at_logits"]
-    assert other["gradient"] == [6.125, 2.625] and other["reference"] == [0.5, -0.5]
+    assert other["gradient"] == [6.125, 2.625]
+    assert other["reference"] == [0.5, -0.5]
 
 
 def test_raising_and_wrong_shape_samples_say_what_happened() -> None:
