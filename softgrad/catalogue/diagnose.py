@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from softgrad.catalogue.entry import Scale
 from softgrad.catalogue.mistakes import MISTAKES, Mistake
 from softgrad.core import Array, softmax, softmax_jacobian
 from softgrad.core.numbers import json_float
@@ -54,17 +55,30 @@ class Match:
     id: str
     max_abs_err: float
     ratio: float
+    #: for a scaled gradient: the factor (``"÷ K = 3"``) and what usually causes it
+    factor: str = ""
+    advice: str = ""
 
     def to_dict(self) -> dict[str, object]:
-        return {"id": self.id, "max_abs_err": json_float(self.max_abs_err), "ratio": json_float(self.ratio)}
+        d: dict[str, object] = {
+            "id": self.id,
+            "max_abs_err": json_float(self.max_abs_err),
+            "ratio": json_float(self.ratio),
+        }
+        if self.factor:
+            d["factor"] = self.factor
+            d["advice"] = self.advice
+        return d
 
 
 @dataclass(frozen=True)
 class MatchTable:
     """How closely each catalogue entry reproduces each row of the user's gradient: ``ratio[i, j]`` is the
-    worst tolerance ratio of row i against entry ``ids[j]`` (at most 1 is a match)."""
+    worst tolerance ratio of row i against candidate j (at most 1 is a match). A candidate is an entry, or
+    one factor of a scaled family (``scales[j]``)."""
 
     ids: tuple[str, ...]
+    scales: tuple[Scale | None, ...]
     ratio: Array
     #: the largest absolute difference over the elements where both are finite
     max_abs_err: Array
@@ -72,26 +86,53 @@ class MatchTable:
     nonfinite: NDArray[np.bool_]
 
     def _key(self) -> Array:
-        """Sort key per (row, entry): the ratio, with floating-point mistakes first for non-finite rows."""
+        """Sort key per (row, candidate): the ratio, with floating-point mistakes first for non-finite rows and
+        generic (fallback) entries after every specific match."""
         numerical = np.array([MISTAKES[i].numerical for i in self.ids], bool)
-        out: Array = self.ratio + np.where(self.nonfinite[:, None] & ~numerical[None, :], 1e-9, 0.0)
+        fallback = np.array([MISTAKES[i].fallback for i in self.ids], bool)
+        r = self.ratio + np.where(self.nonfinite[:, None] & ~numerical[None, :], 1e-9, 0.0)
+        # matches of specific entries in [0, 1], of generic ones in [1, 2], everything else above 2
+        out: Array = np.where(self.ratio <= 1.0, np.where(fallback[None, :], 1.0 + r, r), 2.0 + r)
         return out
 
     def best(self) -> tuple[NDArray[np.intp], NDArray[np.bool_], NDArray[np.int16]]:
-        """Per row: (index of the best entry, whether it matches, how many entries match)."""
+        """Per row: (the best candidate's column, whether it matches, how many entries match)."""
+        n = self.ratio.shape[0]
         if not self.ids:
-            n = self.ratio.shape[0]
             return np.zeros(n, np.intp), np.zeros(n, bool), np.zeros(n, np.int16)
         best = np.argmin(self._key(), axis=1)
         matched = self.ratio[np.arange(len(best)), best] <= 1.0
-        return best, matched, np.sum(self.ratio <= 1.0, axis=1).astype(np.int16)
+        entries = list(dict.fromkeys(self.ids))
+        per_entry = np.array(
+            [np.any(self.ratio[:, [j for j, i in enumerate(self.ids) if i == mid]] <= 1.0, axis=1) for mid in entries]
+        )
+        fallback = np.array([MISTAKES[mid].fallback for mid in entries], bool)
+        specific = per_entry[~fallback].sum(axis=0)
+        count = np.where(specific > 0, specific, per_entry[fallback].sum(axis=0))
+        return best, matched, count.astype(np.int16)
 
     def ranked(self, row: int = 0) -> list[Match]:
-        """Every entry for one row, closest first (ratio, then floating-point mistakes for non-finite rows,
-        then the absolute difference)."""
+        """Every entry for one row (its closest factor, for a scaled family), closest first: the ratio, then
+        floating-point mistakes for non-finite rows, then the absolute difference."""
         key = self._key()[row]
         order = sorted(range(len(self.ids)), key=lambda j: (key[j], self.max_abs_err[row, j]))
-        return [Match(self.ids[j], float(self.max_abs_err[row, j]), float(self.ratio[row, j])) for j in order]
+        out: list[Match] = []
+        seen: set[str] = set()
+        for j in order:
+            if self.ids[j] in seen:
+                continue
+            seen.add(self.ids[j])
+            sc = self.scales[j]
+            out.append(
+                Match(
+                    self.ids[j],
+                    float(self.max_abs_err[row, j]),
+                    float(self.ratio[row, j]),
+                    sc.label if sc else "",
+                    sc.advice if sc else "",
+                )
+            )
+        return out
 
 
 def match_rows(
@@ -105,19 +146,26 @@ def match_rows(
     entries: Sequence[Mistake] | None = None,
 ) -> MatchTable:
     """Compare each row of ``user`` with every row-level mistake's gradient (times ``scale``, the weight of
-    each row in a reduced batch)."""
+    each row in a reduced batch); a scaled family contributes one candidate per factor."""
     chosen = list(entries) if entries is not None else MISTAKES.rows()
+    candidates = [(m.id, sc, g) for m in chosen for sc, g in m.variants(z, t, temperature)]
     n = z.shape[0]
-    ratio = np.empty((n, len(chosen)))
-    max_abs = np.empty((n, len(chosen)))
+    ratio = np.empty((n, len(candidates)))
+    max_abs = np.empty((n, len(candidates)))
     finite_user = np.isfinite(user)
     with np.errstate(invalid="ignore", over="ignore"):
-        for j, m in enumerate(chosen):
-            wrong = m.gradient(z, t, temperature) * scale
+        for j, (_, _, g) in enumerate(candidates):
+            wrong = g * scale
             ratio[:, j] = match_ratio(user, wrong, tol)
             err = np.where(finite_user & np.isfinite(wrong), np.abs(user - wrong), 0.0)
             max_abs[:, j] = np.max(err, axis=1) if err.shape[1] else 0.0
-    return MatchTable(tuple(m.id for m in chosen), ratio, max_abs, ~np.all(finite_user, axis=1))
+    return MatchTable(
+        tuple(c[0] for c in candidates),
+        tuple(c[1] for c in candidates),
+        ratio,
+        max_abs,
+        ~np.all(finite_user, axis=1),
+    )
 
 
 def rank_matches(
@@ -125,7 +173,13 @@ def rank_matches(
 ) -> tuple[list[Match], list[Match]]:
     """For one row: (matching entries best first, all entries ranked by closeness)."""
     ranked = match_rows(z[None], t[None], user[None], temperature, tol).ranked(0)
-    return [m for m in ranked if m.ratio <= 1.0], ranked
+    return specific_first([m for m in ranked if m.ratio <= 1.0]), ranked
+
+
+def specific_first(matches: list[Match]) -> list[Match]:
+    """The matches without the generic (fallback) entries, unless only those match."""
+    specific = [m for m in matches if not MISTAKES[m.id].fallback]
+    return specific or matches
 
 
 def coinciding(z: Array, t: Array, temperature: float, gradient: Array, tol: Tolerance) -> list[str]:

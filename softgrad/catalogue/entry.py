@@ -8,11 +8,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from softgrad.core import Array
+from softgrad.core import Array, fused_gradient
 
 RowFn = Callable[[Array, Array], Array]
 #: ``(u, t, reduction) -> wrong dE/du of the whole batch``, or None where the mistake cannot arise
 BatchFn = Callable[[Array, Array, str], "Array | None"]
+
+
+@dataclass(frozen=True)
+class Scale:
+    """One constant factor of a scaled gradient: its label, its value, and what usually causes it."""
+
+    label: str
+    factor: float
+    advice: str
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,10 @@ class Mistake:
     #: a floating-point failure (overflow, underflow) rather than a wrong formula: preferred when the user's
     #: gradient holds NaN or inf
     numerical: bool = False
+    #: a family of wrong gradients, each the reference times a constant: ``(K, τ) -> the factors``
+    scales: Callable[[int, float], list[Scale]] | None = None
+    #: a generic explanation, named only where no other entry matches
+    fallback: bool = False
 
     def gradient(self, z: Array, t: Array, temperature: float = 1.0) -> Array:
         """The wrong gradient dE/dz this row mistake produces at (z, t), shape (N, K)."""
@@ -54,6 +67,14 @@ class Mistake:
             out = self.fn(z / temperature, t)  # type: ignore[call-arg]
             assert out is not None
             return out / temperature if self.scaled else out
+
+    def variants(self, z: Array, t: Array, temperature: float = 1.0) -> list[tuple[Scale | None, Array]]:
+        """Every wrong gradient this row mistake stands for at (z, t): one, or one per factor of a scaled
+        family (each with its :class:`Scale`)."""
+        if self.scales is None:
+            return [(None, self.gradient(z, t, temperature))]
+        ref = fused_gradient(z, t, temperature)
+        return [(sc, ref * sc.factor) for sc in self.scales(z.shape[-1], temperature)]
 
     def batch_gradient(self, z: Array, t: Array, temperature: float, reduction: str) -> Array | None:
         """The wrong gradient of a whole batch (N, K) this batch mistake produces when the user meant

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from softgrad.catalogue.entry import STEPS, Catalogue, Mistake
+from softgrad.catalogue.entry import STEPS, Catalogue, Mistake, Scale
 from softgrad.core import Array, dE_ds, softmax, vjp_softmax_jacobian
 
 __all__ = ["MISTAKES", "STEPS", "Catalogue", "Mistake", "expected_scale", "valid_rows"]
@@ -156,6 +156,35 @@ def _sum_not_mean_advice(n: int, reduction: str) -> str:
     return f"each row is the per-row gradient divided by N = {n}: it is the gradient of the mean loss (reduction mean)"
 
 
+def _scales(k: int, temperature: float) -> list[Scale]:
+    """The constant factors a scaled gradient is commonly off by, given K and τ. Factors of N are the batch
+    entries' (batch_sum_not_mean, batch_mean_twice); × τ is missing_temperature; × −1 is sign_flipped."""
+    out = [
+        Scale("× 2", 2.0, "a term counted twice, or the 2 of a squared loss?"),
+        Scale("÷ 2", 0.5, "a stray ½ (as in ½‖·‖²), which cross-entropy does not have?"),
+        Scale(f"× K = {k}", float(k), "summed over the classes where one value per class was meant?"),
+        Scale(
+            f"÷ K = {k}",
+            1.0 / k,
+            "did you divide by len(y) — the number of classes — on a single example?",
+        ),
+    ]
+    if temperature != 1.0:
+        out.append(Scale(f"÷ τ = {temperature:g}", 1.0 / temperature, "the 1/τ of the temperature applied twice?"))
+    seen: set[float] = set()
+    unique = []
+    for sc in out:
+        if sc.factor not in seen:
+            seen.add(sc.factor)
+            unique.append(sc)
+    return unique
+
+
+def _scaled_gradient(u: Array, t: Array) -> Array:
+    out: Array = 2.0 * _reference_unscaled(u, t)  # the first factor; diagnosis tries every one
+    return out
+
+
 def _reference_unscaled(u: Array, t: Array) -> Array:
     out: Array = softmax(u) * _sum(t) - t
     return out
@@ -267,6 +296,16 @@ MISTAKES = Catalogue(
             _reference_unscaled,
             scaled=False,
             step="temperature",
+        ),
+        Mistake(
+            "scaled_gradient",
+            "the right gradient times a constant factor",
+            "c · (s·S − t), c ∈ {2, ½, K, 1/K, 1/τ}",
+            "any input where the gradient is not zero; the factor is named (÷ K: divided by len(y)?)",
+            _scaled_gradient,
+            scales=_scales,
+            fallback=True,
+            step="gradient",
         ),
         Mistake(
             "no_max_shift",

@@ -180,7 +180,10 @@ def _user_gradient(u: GradientVerdict) -> Document:
         first = u.matches[0]
         m = MISTAKES[first.id]
         doc.append(line("  it matches ", Cell(first.id, "bad"), f": {m.title}"))
-        doc.append(line(Cell(f"    wrong: {m.formula}", "bad")))
+        if first.factor:
+            doc.append(line(Cell(f"    wrong: your gradient is the reference {first.factor} — {first.advice}", "bad")))
+        else:
+            doc.append(line(Cell(f"    wrong: {m.formula}", "bad")))
         doc.append(line(Cell("    right: (−t/s)·J(s) = s·Σt − t, with J(s) = diag(s) − s sᵀ", "ok")))
         for other in u.matches[1:]:
             doc.append(line(f"  it also matches {other.id}: {MISTAKES[other.id].title}"))

@@ -104,7 +104,8 @@ def evaluate_rows(z: Array, t: Array, g: Array | None, opts: BatchOptions, *, wh
         if idx.size:
             table = match_rows(z[idx], t[idx], g[idx], opts.temperature, tol, scale=scale)
             best, matched, n_matches[idx] = table.best()
-            diagnosis[idx] = np.where(matched, best, UNKNOWN)
+            codes = np.array([DIAG_IDS.index(mid) for mid in table.ids], np.int16)
+            diagnosis[idx] = np.where(matched, codes[best] if codes.size else UNKNOWN, UNKNOWN)
             if whole_batch:
                 _diagnose_batch(z, t, g, opts, tol, user_fail, diagnosis, n_matches)
     status = np.full(n, PASS, np.int8)

@@ -11,7 +11,6 @@ from softgrad.catalogue.diagnose import (
     expected_jacobian,
     jacobian_invariants,
     jacobian_matches,
-    mistake_gradients,
     rank_matches,
     wrong_entries,
 )
@@ -89,18 +88,12 @@ def check(
     elif rc.fd_fail[0]:
         failures.append("finite_difference")
 
-    wrong = mistake_gradients(z2, t2, tau)
-    mistakes = tuple(
-        MistakeRow(
-            m_id, MISTAKES[m_id].title, MISTAKES[m_id].formula, vector(g[0]), bool(differs(g, fused[None], tol)[0])
-        )
-        for m_id, g in wrong.items()
-    )
     user = None
     if p.grad is not None:
         user = diagnose_gradient(p, rc, chained_out, tol)
         if not user.ok:
             failures.append("user gradient")
+    mistakes = tuple(_mistake_rows(p, fused, tol, user))
     user_jac = None
     if p.jacobian is not None:
         user_jac = diagnose_jacobian(p, tol)
@@ -127,6 +120,20 @@ def check(
         user_jacobian=user_jac,
         failures=tuple(failures),
     )
+
+
+def _mistake_rows(p: Problem, fused: Array, tol: Tolerance, user: GradientVerdict | None) -> list[MistakeRow]:
+    """Every row-level mistake at the input; a scaled family by the factor the user's gradient matched (else
+    its first factor)."""
+    z2, t2, tau = p.z[None], p.t[None], p.temperature
+    factors = {m.id: m.factor for m in (user.matches if user else ()) if m.factor}
+    rows = []
+    for m in MISTAKES.rows():
+        variants = m.variants(z2, t2, tau)
+        scale, g = next(((sc, g) for sc, g in variants if sc and sc.label == factors.get(m.id)), variants[0])
+        formula = f"(s·S − t) {scale.label}" if scale else m.formula
+        rows.append(MistakeRow(m.id, m.title, formula, vector(g[0]), bool(differs(g, fused[None], tol)[0])))
+    return rows
 
 
 def diagnose_gradient(p: Problem, rc: RowChecks, chained: Array | None, tol: Tolerance) -> GradientVerdict:

@@ -117,12 +117,18 @@ def reproducing(setup: Setup, case: Case, out: Array, tol: Tolerance) -> dict[st
     else:
         user = as_gradients(setup, case, out)
         for m in MISTAKES.rows():
-            add(m.id, user, m.gradient(z, t))
+            for _, wrong in m.variants(z, t):
+                add(m.id, user, wrong)
         if case.batch and has_reduction(setup):  # the mistakes across the rows of a batch
             for m in MISTAKES.batches():
                 if m.step != "softmax" or setup.kind == "grad":  # given s, the softmax cannot go wrong
                     add(m.id, out, m.batch_gradient(z, t, 1.0, setup.reduction))
-    return {mid: r for r, _, mid in sorted(found) if r <= 1.0}
+    best: dict[str, float] = {}
+    for r, _, mid in sorted(found):  # closest first; a scaled family keeps its closest factor
+        if r <= 1.0:
+            best.setdefault(mid, r)
+    specific = {mid: r for mid, r in best.items() if not MISTAKES[mid].fallback}
+    return specific or best
 
 
 @dataclass(frozen=True)
