@@ -73,8 +73,9 @@ class Mistake:
         family (each with its :class:`Scale`)."""
         if self.scales is None:
             return [(None, self.gradient(z, t, temperature))]
-        ref = fused_gradient(z, t, temperature)
-        return [(sc, ref * sc.factor) for sc in self.scales(z.shape[-1], temperature)]
+        with np.errstate(all="ignore"):
+            ref = fused_gradient(z, t, temperature)
+            return [(sc, ref * sc.factor) for sc in self.scales(z.shape[-1], temperature)]
 
     def batch_gradient(self, z: Array, t: Array, temperature: float, reduction: str) -> Array | None:
         """The wrong gradient of a whole batch (N, K) this batch mistake produces when the user meant
