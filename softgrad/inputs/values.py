@@ -288,8 +288,16 @@ def problem_from_options(
         "z": "--z-file " + z_file if z_file else "--z" if z or not case else f"{case}: key 'z'",
         "t": "--t-file " + t_file if t_file else "--t" if t or not case else f"{case}: key 't'",
         "label": "--label",
-        "grad": "--grad-file " + grad_file if grad_file else "--grad",
-        "jacobian": "--jacobian-file " + jacobian_file if jacobian_file else "--jacobian",
+        "grad": "--grad-file " + grad_file
+        if grad_file
+        else "--grad"
+        if grad or "grad" not in c
+        else f"{case}: key 'grad'",
+        "jacobian": "--jacobian-file " + jacobian_file
+        if jacobian_file
+        else "--jacobian"
+        if jacobian or "jacobian" not in c
+        else f"{case}: key 'jacobian'",
         "temperature": "--temperature",
         "dtype": "--dtype",
     }
