@@ -70,17 +70,18 @@ def check_document(r: CheckReport) -> Document:
 
 
 def _precision_text(r: CheckReport) -> str:
-    """How the user's numbers are compared, when they were written with fewer digits than a float holds."""
-    used = [
-        *(r.user.precision if r.user else ()),
-        *(x for row in (r.user_jacobian.precision if r.user_jacobian else ()) for x in row),
-    ]
-    if any(p > 0 for p in used):
+    """How the user's numbers were compared, where the precision they were written with mattered."""
+    u, j = r.user, r.user_jacobian
+    used = [*(u.precision if u else ()), *(x for row in (j.precision if j else ()) for x in row)]
+    mattered = (u is not None and (u.within_precision or u.verdict == "unknown" or any(
+        m.within_precision for m in (*u.matches, *u.not_ruled_out)
+    ))) or (j is not None and j.within_precision)  # fmt: skip
+    if any(p > 0 for p in used) and mattered:
         return (
             "your numbers may also be off by half a unit in the last digit you wrote (0.7856: ±5e-5): "
             f"{FORMULA} + precision (--exact: without)"
         )
-    if r.tolerance.precision == "rtol/atol given" and (r.user or r.user_jacobian):
+    if r.tolerance.precision == "rtol/atol given" and (u or j):
         return "your numbers are compared at exactly this tolerance (rtol/atol given: no precision on top)"
     return ""
 

@@ -46,7 +46,7 @@ def line(*parts: Cell | str) -> Line:
 
 def num(x: float | None, digits: int = 6) -> str:
     """A number for people: up to ``digits`` significant digits, ``—`` for missing, ``nan``/``inf`` as is.
-    Typed back, it reads as the number it is to the digits shown (see :func:`softgrad.core.numbers.written_precision`)."""
+    Typed back, it reads as the number it is to the digits shown (see ``core.numbers.written_precision``)."""
     if x is None:
         return "—"
     if math.isnan(x):

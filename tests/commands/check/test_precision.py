@@ -51,7 +51,7 @@ def test_a_wrong_gradient_typed_to_4_decimals_is_named() -> None:
     r = run("check", *Z3, "--label", "1", "--grad", "0", "-0.8247", "0")
     assert r.exit_code == 1
     assert "it matches diagonal_only to the 4 decimals you gave" in r.stdout
-    code, d = run_json("check", *Z3, "--label", "1", "--grad", "0", "-0.8247", "0")
+    _, d = run_json("check", *Z3, "--label", "1", "--grad", "0", "-0.8247", "0")
     assert d["user"]["matches"][0] == "diagonal_only"
     assert d["user"]["match_details"][0]["within_precision"] is True
 
