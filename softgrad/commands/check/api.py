@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
@@ -209,7 +210,12 @@ def diagnose_gradient(
         verdict = "correct"
         formula = [m for m in matches if not (MISTAKES[m.id].fallback or MISTAKES[m.id].numerical)]
         keep = set(separable([m.id for m in formula], conventions))
-        not_ruled_out = [m for m in formula if m.id in keep]
+        same = _same_as_reference(p, fused, tol)  # these match at any precision: say nothing of decimals
+        not_ruled_out = [
+            dataclasses.replace(m, within_precision=m.within_precision and m.id not in same)
+            for m in formula
+            if m.id in keep
+        ]
         matches, ambiguous = [], []
         unresolved = [m.id for m in not_ruled_out]
     elif matches:
@@ -236,7 +242,7 @@ def diagnose_gradient(
     notes += _agreement_notes(agreement, p, g, fused, verdict, tol, prec)
     if not np.all(np.isfinite(g)):
         notes.append(_nonfinite_note(matches))
-    closest = tuple(m for m in sorted(ranked, key=lambda m: m.max_abs_err) if np.isfinite(m.max_abs_err))[:3]
+    closest = _closest(p, fused, ranked, tol) if verdict == "unknown" else ()
     return GradientVerdict(
         gradient=vector(g),
         comparison=cmp,
@@ -244,13 +250,27 @@ def diagnose_gradient(
         matches=tuple(matches),
         ambiguous=tuple(ambiguous),
         distinguishing_input=dist,
-        closest=closest if verdict == "unknown" else (),
+        closest=closest,
         agreement=agreement,
         notes=tuple(notes),
         precision=vector(prec) if prec is not None else (0.0,) * p.k,
         not_ruled_out=tuple(not_ruled_out),
         searched=rule_out,
     )
+
+
+def _same_as_reference(p: Problem, fused: Array, tol: Tolerance) -> set[str]:
+    """The entries that give the reference gradient itself at this input (within the tolerance)."""
+    return {m.id for m in rank_matches(p.z, p.t, fused, p.temperature, tol)[1] if m.ratio <= 1.0}
+
+
+def _closest(p: Problem, fused: Array, ranked: list[Match], tol: Tolerance) -> tuple[Match, ...]:
+    """The three entries nearest the user's numbers: never one at an infinite distance (NaN or inf where the
+    user's numbers are finite), nor one that gives the reference itself here (it would say no more than
+    the distance to the reference does)."""
+    same = _same_as_reference(p, fused, tol)
+    near = sorted((m for m in ranked if np.isfinite(m.max_abs_err) and m.id not in same), key=lambda m: m.max_abs_err)
+    return tuple(near[:3])
 
 
 def _agreement_notes(

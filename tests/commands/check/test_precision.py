@@ -339,3 +339,16 @@ def test_the_numbers_softgrad_prints_typed_back_pass(p: tuple[list[float], list[
     again = check(z, grad=typed, temperature=tau, **kwargs)  # type: ignore[arg-type]
     assert again.user is not None
     assert again.user.verdict == "correct", typed
+
+
+def test_closest_leaves_out_entries_that_are_the_reference_here() -> None:
+    # Σt = 1: assumes_one_hot, missing_temperature (τ = 1) and chained_underflow all give the reference here,
+    # so as "closest" they would only repeat the distance to the reference
+    code, d = run_json(
+        "check", "--z", "0.5", "1.2", "-0.3", "2", "--t", "0.1", "0.7", "0.1", "0.1", "--grad", "0.1182", "-0.461",
+        "-0.0418", "0.3846",
+    )  # fmt: skip
+    assert code == 1
+    ids = [c["id"] for c in d["user"]["closest"]]
+    assert len(ids) == 3
+    assert not {"assumes_one_hot", "missing_temperature", "chained_underflow", "no_max_shift"} & set(ids)
