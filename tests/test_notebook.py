@@ -14,13 +14,18 @@ NOTEBOOK = SAMPLES / "notebook" / "motivating_question.ipynb"
 
 
 @pytest.fixture(scope="module")
-def executed() -> list[dict[str, Any]]:
+def executed(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    # the kernel is this interpreter (jupyter_client runs a kernel spec's "python" as sys.executable)
-    client = nbclient.NotebookClient(
-        nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK.parent)}}
-    )
-    client.execute()
+    home = tmp_path_factory.mktemp("jupyter")
+    with pytest.MonkeyPatch.context() as mp:
+        # connection files and IPython's profile in a temporary folder, not in the home directory
+        mp.setenv("JUPYTER_RUNTIME_DIR", str(home / "runtime"))
+        mp.setenv("IPYTHONDIR", str(home / "ipython"))
+        # the kernel is this interpreter (jupyter_client runs a kernel spec's "python" as sys.executable)
+        client = nbclient.NotebookClient(
+            nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK.parent)}}
+        )
+        client.execute()
     return [c for c in nb.cells if c.cell_type == "code"]
 
 
