@@ -39,9 +39,10 @@ class Written(list[float]):
 
 
 def parse_number(text: str, where: str, *, finite: bool = True) -> float:
-    """One number, or an InputError naming ``where``."""
+    """One number, or an InputError naming ``where``; the minus sign of typeset text (``−0.5``, as in
+    formulas copied from a page) is a minus."""
     try:
-        value = float(text)
+        value = float(text.replace("\u2212", "-"))
     except ValueError:
         hint = " (hex floats are not accepted; write it in decimal)" if text.lower().startswith(("0x", "-0x")) else ""
         raise InputError(where, f"{text!r} is not a number{hint}") from None
@@ -113,7 +114,7 @@ def scan_numbers(text: str, place: Callable[[int, int], str], *, finite: bool = 
                 "(numpy: np.set_printoptions(threshold=sys.maxsize))",
             )
         values.append(parse_number(tok, place(len(values) + 1, m.start()), finite=finite))
-        precision.append(written_precision(tok))
+        precision.append(written_precision(tok.replace("\u2212", "-")))
     if opened:
         bracket, offset, before, _ = opened[-1]
         raise InputError(place(before + 1, offset), f"{bracket!r} is never closed")

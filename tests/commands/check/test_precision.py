@@ -352,3 +352,11 @@ def test_closest_leaves_out_entries_that_are_the_reference_here() -> None:
     ids = [c["id"] for c in d["user"]["closest"]]
     assert len(ids) == 3
     assert not {"assumes_one_hot", "missing_temperature", "chained_underflow", "no_max_shift"} & set(ids)
+
+
+def test_a_typeset_minus_and_a_tuple_are_numbers_too() -> None:
+    code, d = run_json("check", "--z", "1.75", "1.75", "--t", "0", "1", "--grad", "(0.5, −0.5)")
+    assert code == 0
+    assert d["user"]["gradient"] == [0.5, -0.5]
+    assert d["user"]["precision"] == [0.05, 0.05]
+    assert d["user"]["within_precision"] is False  # it matches exactly: the precision was not needed
