@@ -92,6 +92,21 @@ def written_precision(text: str) -> float:
     return float(f"5e{last - 1}")
 
 
+def written_digits(text: str) -> int:
+    """How many significant digits a number written as text has (``0.0391`` → 3, ``6.125e0`` → 4; 0 for
+    anything that is not a plain decimal)."""
+    m = _DECIMAL.match(text.strip())
+    if m is None:
+        return 0
+    return len(((m["int"] or "") + (m["frac"] or "")).lstrip("0"))
+
+
+def machine_written_text(texts: Sequence[str]) -> bool:
+    """A list of numbers in which one has 15 or more significant digits was written by a program (``repr``,
+    ``%.17g``): its short numbers (``0.5``) are exact values, not rounded ones."""
+    return any(written_digits(t) >= MACHINE_DIGITS for t in texts)
+
+
 def decimals_of(values: NDArray[np.float64], max_decimals: int = MAX_DECIMALS) -> NDArray[np.int64]:
     """Per value read back from text: the smallest d <= ``max_decimals`` with round(x, d) == x (0 for integers
     and for NaN/inf), or -1 where there is none. Vectorised; each pass only looks at the values not yet placed."""

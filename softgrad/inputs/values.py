@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from softgrad.core.numbers import written_precision
+from softgrad.core.numbers import machine_written_text, written_precision
 from softgrad.core.problem import Problem, make_problem
 from softgrad.errors import InputError
 from softgrad.inputs.files import read_text
@@ -36,6 +36,13 @@ class Written(list[float]):
         super().__init__(values)
         self.precision: list[float] = [0.0] * len(self) if precision is None else list(precision)
         self.rows: tuple[int, ...] = tuple(rows)
+
+    @classmethod
+    def of_texts(cls, values: Iterable[float], texts: Sequence[str], rows: Sequence[int] = ()) -> Written:
+        """Numbers with the precision their texts show — none at all when one of the texts has 15 or more
+        significant digits: the list was written by a program, and its short numbers are exact values."""
+        exact = machine_written_text(texts)
+        return cls(values, [0.0 if exact else written_precision(t) for t in texts], rows)
 
 
 def parse_number(text: str, where: str, *, finite: bool = True) -> float:
@@ -85,7 +92,7 @@ def scan_numbers(text: str, place: Callable[[int, int], str], *, finite: bool = 
     arguments such as ``dtype=…`` are skipped). ``place(n, offset)`` names where the n-th number is, for
     errors."""
     values: list[float] = []
-    precision: list[float] = []
+    texts: list[str] = []
     rows: list[int] = []
     opened: list[list[Any]] = []  # [bracket, offset, numbers before it, holds a bracketed group]
     tokens = list(_TOKEN.finditer(text))
@@ -114,11 +121,11 @@ def scan_numbers(text: str, place: Callable[[int, int], str], *, finite: bool = 
                 "(numpy: np.set_printoptions(threshold=sys.maxsize))",
             )
         values.append(parse_number(tok, place(len(values) + 1, m.start()), finite=finite))
-        precision.append(written_precision(tok.replace("\u2212", "-")))
+        texts.append(tok.replace("\u2212", "-"))
     if opened:
         bracket, offset, before, _ = opened[-1]
         raise InputError(place(before + 1, offset), f"{bracket!r} is never closed")
-    return Written(values, precision, rows)
+    return Written.of_texts(values, texts, rows)
 
 
 def as_matrix_rows(numbers: Written, where: str) -> Written:
@@ -146,27 +153,34 @@ def _case_numbers(value: Any, where: str, *, finite: bool, nested: bool = False)
     """A list of numbers from a case: JSON numbers (with the precision their text shows, when read by
     :func:`read_case`) or numbers as strings; with ``nested``, a list of rows of one length."""
     if nested and isinstance(value, list) and value and all(isinstance(r, list) for r in value):
-        parts = [_case_numbers(r, f"{where}[{i}]", finite=finite) for i, r in enumerate(value)]
-        joined = Written(
-            [x for r in parts for x in r], [p for r in parts for p in r.precision], [len(r) for r in parts]
+        parts = [_case_texts(r, f"{where}[{i}]", finite=finite) for i, r in enumerate(value)]
+        joined = Written.of_texts(
+            [x for r in parts for x in r[0]], [x for r in parts for x in r[1]], [len(r[0]) for r in parts]
         )
         return as_matrix_rows(joined, where)
+    values, texts = _case_texts(value, where, finite=finite)
+    return Written.of_texts(values, texts)
+
+
+def _case_texts(value: Any, where: str, *, finite: bool) -> tuple[list[float], list[str]]:
+    """A list of case numbers, and the text each was written with (``""`` where there is none: exact)."""
     if not isinstance(value, list):
         raise InputError(where, f"expected a list of numbers, got {_json_type(value)}")
-    out = Written()
+    values: list[float] = []
+    texts: list[str] = []
     for i, v in enumerate(value):
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             if isinstance(v, str):
-                out.append(parse_number(v, f"{where}[{i}]", finite=finite))
-                out.precision.append(written_precision(v))
+                values.append(parse_number(v, f"{where}[{i}]", finite=finite))
+                texts.append(v.replace("\u2212", "-"))
                 continue
             raise InputError(f"{where}[{i}]", f"expected a number, got {_json_type(v)}")
         fv = float(v)
         if finite and not math.isfinite(fv):
             raise InputError(f"{where}[{i}]", f"{v!r} is not a finite number")
-        out.append(fv)
-        out.precision.append(written_precision(v.text) if isinstance(v, JsonNumber) else 0.0)
-    return out
+        values.append(fv)
+        texts.append(v.text if isinstance(v, JsonNumber) else "")
+    return values, texts
 
 
 def _json_type(v: Any) -> str:

@@ -109,3 +109,11 @@ def test_tolerance_rules() -> None:
         "formula": "|a − b| <= atol + rtol·|ref|",
     }
     assert tolerance_for("float32", written=True).to_dict()["formula"].endswith("+ precision")
+
+
+def test_written_digits_and_machine_written_text() -> None:
+    from softgrad.core.numbers import machine_written_text, written_digits
+
+    assert [written_digits(x) for x in ("0.0391", "6.125e0", "0", "-1.50", "nan")] == [3, 4, 0, 3, 0]
+    assert machine_written_text(["0.5", "0.7855970263481143"])
+    assert not machine_written_text(["0.5", "0.78559703"])

@@ -360,3 +360,25 @@ def test_a_typeset_minus_and_a_tuple_are_numbers_too() -> None:
     assert d["user"]["gradient"] == [0.5, -0.5]
     assert d["user"]["precision"] == [0.05, 0.05]
     assert d["user"]["within_precision"] is False  # it matches exactly: the precision was not needed
+
+
+def test_a_list_written_by_a_program_is_exact_throughout() -> None:
+    # one number with 17 significant digits: the list came from repr (as verify's commands do), so its
+    # short numbers are exact values; 0.5 is not 0.5 ± 0.05 here
+    ref = fused_gradient(np.array([[2.0, 0.5, -1.0]]), np.array([[0.0, 1.0, 0.0]]), 1.0)[0]
+    typed = [repr(float(ref[0])), "-0.82", repr(float(ref[2]))]
+    code, d = run_json("check", *Z3, "--label", "1", "--grad", *typed)
+    assert code == 1
+    assert d["user"]["precision"] == [0.0, 0.0, 0.0]
+    code, d = run_json("check", *Z3, "--label", "1", "--grad", "0.786", "-0.82", "0.039")
+    assert code == 0  # the same short numbers, typed by hand: to the decimals written
+
+
+def test_verify_commands_reproduce_exactly() -> None:
+    from softgrad.catalogue.exposing import check_command
+
+    z, t = np.array([2.0, 1.0, 0.1, -1.5]), np.array([0.0, 0.0, 1.0, 0.0])
+    wrong = fused_gradient(z[None], t[None], 1.0)[0] + np.array([0.0, 0.0, 1e-6, -1e-6])
+    command = check_command(z, t, grad=wrong).split()[2:]
+    code, d = run_json("check", *command)
+    assert code == 1, d["user"]
