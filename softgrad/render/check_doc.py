@@ -206,7 +206,8 @@ def _user_gradient(u: GradientVerdict, temperature: float = 1.0) -> Document:
             ids = ", ".join(m.id for m in u.not_ruled_out)
             at = to_precision(any(m.within_precision for m in u.not_ruled_out), u.precision)
             at = f" ({at.strip()})" if at else ""
-            ask = "" if u.searched else "  (--rule-out: an input that tells them apart)"
+            them = "it" if len(u.not_ruled_out) == 1 else "them"
+            ask = "" if u.searched else f"  (--rule-out: an input that rules {them} out)"
             doc.append(line(Cell(f"  not ruled out by this input{at}: {ids}{ask}", "dim")))
     else:
         doc.append(
@@ -242,7 +243,7 @@ def _user_gradient(u: GradientVerdict, temperature: float = 1.0) -> Document:
     for note in u.notes:
         doc.append(line(Cell(f"  note: {note}", "dim")))
     if u.distinguishing_input is not None:
-        what = "rule them out" if u.verdict == "correct" else "tell them apart"
+        what = ("rule it out" if len(u.not_ruled_out) == 1 else "rule them out") if u.ok else "tell them apart"
         doc.append(line(f"  to {what}, compute your gradient at: ", Cell(u.distinguishing_input.command(), "bold")))
     elif u.searched and (u.ambiguous or u.not_ruled_out):
         doc.append(line(Cell("  no small input found that tells them apart", "dim")))

@@ -65,7 +65,7 @@ def _verdict(r: ExplainReport) -> Document:
         if w.advice:
             doc.append(line(Cell(f"    {w.advice}", "dim")))
     if u is not None and u.distinguishing_input is not None:
-        what = "rule them out" if u.ok else "tell them apart"
+        what = ("rule it out" if len(u.not_ruled_out) == 1 else "rule them out") if u.ok else "tell them apart"
         doc.append(line(f"  to {what}, compute your gradient at: ", Cell(u.distinguishing_input.command(), "bold")))
     if r.wrong_steps or (u is not None and u.not_ruled_out):
         doc.append(line(""))
