@@ -16,8 +16,12 @@ from softgrad.commands.verify.api import verify
 from softgrad.commands.verify.report import CaseResult, VerifyReport
 from softgrad.core.tolerance import DEFAULT_TOLERANCES, Tolerance
 from softgrad.errors import ExitCode, InputError, SoftgradError
+from softgrad.render.display import install as _install_display
 
 __version__ = "0.1.0"
+
+# every report prints as its plain-text report and shows as the terminal's table in a notebook
+_install_display()
 
 __all__ = [
     "DEFAULT_TOLERANCES",

@@ -23,13 +23,14 @@ SEPARATION = Tolerance(rtol=1e-3, atol=1e-3)
 REFERENCE = "reference"
 
 
-def match_ratio(user: Array, candidate: Array, tol: Tolerance) -> Array:
-    """Per row, the worst tolerance ratio between ``user`` and ``candidate`` (at most 1 is a match).
+def match_ratio(user: Array, candidate: Array, tol: Tolerance, precision: Array | None = None) -> Array:
+    """Per row, the worst tolerance ratio between ``user`` and ``candidate`` (at most 1 is a match);
+    ``precision`` (per element of ``user``: the precision its numbers were written with) is allowed on top.
 
     NaN matches NaN and inf matches inf of the same sign, so a gradient that overflowed is matched by the
     mistake that overflows the same way.
     """
-    ratio = excess(user, candidate, tol)
+    ratio = excess(user, candidate, tol, precision)
     same_nonfinite = (np.isnan(user) & np.isnan(candidate)) | (np.isinf(user) & (user == candidate))
     out: Array = np.max(np.where(same_nonfinite, 0.0, ratio), axis=-1)
     return out
@@ -40,6 +41,18 @@ def mistake_gradients(
 ) -> dict[str, Array]:
     """Every row-level mistake's gradient at (z, t): id -> (N, K)."""
     return {m.id: m.gradient(z, t, temperature) for m in (entries or MISTAKES.rows())}
+
+
+def distance(user: Array, candidate: Array) -> Array:
+    """Per row, the largest absolute difference: over the elements where both are finite, 0 where both are
+    the same NaN or inf, and inf where only one of them is finite (or they are different non-finite values)
+    — a candidate that is NaN where the user's numbers are not is never "at distance 0"."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        both = np.isfinite(user) & np.isfinite(candidate)
+        same = (np.isnan(user) & np.isnan(candidate)) | (np.isinf(user) & (user == candidate))
+        err = np.where(both, np.abs(user - candidate), np.where(same, 0.0, np.inf))
+    out: Array = np.max(err, axis=-1) if err.shape[-1] else np.zeros(err.shape[:-1])
+    return out
 
 
 def differs(a: Array, b: Array, tol: Tolerance) -> NDArray[np.bool_]:
@@ -58,12 +71,15 @@ class Match:
     #: for a scaled gradient: the factor (``"÷ K = 3"``) and what usually causes it
     factor: str = ""
     advice: str = ""
+    #: it matches only thanks to the precision the user's numbers were written with
+    within_precision: bool = False
 
     def to_dict(self) -> dict[str, object]:
         d: dict[str, object] = {
             "id": self.id,
             "max_abs_err": json_float(self.max_abs_err),
             "ratio": json_float(self.ratio),
+            "within_precision": self.within_precision,
         }
         if self.factor:
             d["factor"] = self.factor
@@ -80,10 +96,12 @@ class MatchTable:
     ids: tuple[str, ...]
     scales: tuple[Scale | None, ...]
     ratio: Array
-    #: the largest absolute difference over the elements where both are finite
+    #: the largest absolute difference (see :func:`distance`: inf where the NaN/inf patterns differ)
     max_abs_err: Array
     #: rows where the user's gradient has NaN or inf
     nonfinite: NDArray[np.bool_]
+    #: the ratio at the tolerance alone, without the written precision (None: no precision was given)
+    strict_ratio: Array | None = None
 
     def _key(self) -> Array:
         """Sort key per (row, candidate): the ratio, with floating-point mistakes first for non-finite rows and
@@ -123,13 +141,16 @@ class MatchTable:
                 continue
             seen.add(self.ids[j])
             sc = self.scales[j]
+            ratio = float(self.ratio[row, j])
+            strict = ratio if self.strict_ratio is None else float(self.strict_ratio[row, j])
             out.append(
                 Match(
                     self.ids[j],
                     float(self.max_abs_err[row, j]),
-                    float(self.ratio[row, j]),
+                    ratio,
                     sc.label if sc else "",
                     sc.advice if sc else "",
+                    within_precision=ratio <= 1.0 < strict,
                 )
             )
         return out
@@ -144,35 +165,41 @@ def match_rows(
     *,
     scale: Array | float = 1.0,
     entries: Sequence[Mistake] | None = None,
+    precision: Array | None = None,
 ) -> MatchTable:
     """Compare each row of ``user`` with every row-level mistake's gradient (times ``scale``, the weight of
-    each row in a reduced batch); a scaled family contributes one candidate per factor."""
+    each row in a reduced batch), allowing ``precision`` (the precision the user's numbers were written with,
+    per element) on top of the tolerance; a scaled family contributes one candidate per factor."""
     chosen = list(entries) if entries is not None else MISTAKES.rows()
     candidates = [(m.id, sc, g) for m in chosen for sc, g in m.variants(z, t, temperature)]
     n = z.shape[0]
     ratio = np.empty((n, len(candidates)))
+    strict = np.empty((n, len(candidates))) if precision is not None else None
     max_abs = np.empty((n, len(candidates)))
-    finite_user = np.isfinite(user)
     with np.errstate(invalid="ignore", over="ignore"):
         for j, (_, _, g) in enumerate(candidates):
             wrong = g * scale
-            ratio[:, j] = match_ratio(user, wrong, tol)
-            err = np.where(finite_user & np.isfinite(wrong), np.abs(user - wrong), 0.0)
-            max_abs[:, j] = np.max(err, axis=1) if err.shape[1] else 0.0
+            ratio[:, j] = match_ratio(user, wrong, tol, precision)
+            if strict is not None:
+                strict[:, j] = match_ratio(user, wrong, tol)
+            max_abs[:, j] = distance(user, wrong)
     return MatchTable(
         tuple(c[0] for c in candidates),
         tuple(c[1] for c in candidates),
         ratio,
         max_abs,
-        ~np.all(finite_user, axis=1),
+        ~np.all(np.isfinite(user), axis=1),
+        strict,
     )
 
 
 def rank_matches(
-    z: Array, t: Array, user: Array, temperature: float, tol: Tolerance
+    z: Array, t: Array, user: Array, temperature: float, tol: Tolerance, precision: Array | None = None
 ) -> tuple[list[Match], list[Match]]:
-    """For one row: (matching entries best first, all entries ranked by closeness)."""
-    ranked = match_rows(z[None], t[None], user[None], temperature, tol).ranked(0)
+    """For one row: (matching entries best first, all entries ranked by closeness); ``precision`` as in
+    :func:`match_rows`."""
+    p = None if precision is None else precision[None]
+    ranked = match_rows(z[None], t[None], user[None], temperature, tol, precision=p).ranked(0)
     return specific_first([m for m in ranked if m.ratio <= 1.0]), ranked
 
 
@@ -192,14 +219,20 @@ def coinciding(z: Array, t: Array, temperature: float, gradient: Array, tol: Tol
 
 
 def batch_matches(
-    z: Array, t: Array, user: Array, temperature: float, reduction: str, tol: Tolerance
+    z: Array,
+    t: Array,
+    user: Array,
+    temperature: float,
+    reduction: str,
+    tol: Tolerance,
+    precision: Array | None = None,
 ) -> dict[str, NDArray[np.bool_]]:
     """For a whole batch: each batch-level mistake that can arise here, with the rows it reproduces."""
     out: dict[str, NDArray[np.bool_]] = {}
     for m in MISTAKES.batches():
         wrong = m.batch_gradient(z, t, temperature, reduction)
         if wrong is not None:
-            out[m.id] = match_ratio(user, wrong, tol) <= 1.0
+            out[m.id] = match_ratio(user, wrong, tol, precision) <= 1.0
     return out
 
 
@@ -234,15 +267,20 @@ def expected_jacobian(z: Array, temperature: float = 1.0) -> Array:
     return out
 
 
-def jacobian_invariants(jac: Array, tol: Tolerance, temperature: float = 1.0) -> list[Invariant]:
-    """Check rows sum to 0, symmetry and 0 <= diagonal <= 1/(4τ)."""
+def jacobian_invariants(
+    jac: Array, tol: Tolerance, temperature: float = 1.0, precision: Array | None = None
+) -> list[Invariant]:
+    """Check rows sum to 0, symmetry and 0 <= diagonal <= 1/(4τ); ``precision`` (per entry, the precision
+    the entries were written with) is allowed on top: a row sum may be off by its row's total."""
+    p = np.zeros_like(jac) if precision is None else np.asarray(precision, dtype=np.float64).reshape(jac.shape)
     sums = jac.sum(axis=1)
-    sum_ok = bool(np.all(np.abs(sums) <= tol.atol + tol.rtol * np.abs(jac).sum(axis=1)))
+    sum_ok = bool(np.all(np.abs(sums) <= tol.atol + tol.rtol * np.abs(jac).sum(axis=1) + p.sum(axis=1)))
     asym = float(np.max(np.abs(jac - jac.T))) if jac.size else 0.0
-    sym_ok = bool(asym <= tol.atol + tol.rtol * float(np.max(np.abs(jac))))
+    sym_ok = bool(np.all(np.abs(jac - jac.T) <= tol.atol + tol.rtol * float(np.max(np.abs(jac))) + p + p.T))
     diag = np.diag(jac)
+    dp = np.diag(p)
     hi = 0.25 / temperature
-    diag_ok = bool(np.all((diag >= -tol.atol) & (diag <= hi + tol.atol + tol.rtol * hi)))
+    diag_ok = bool(np.all((diag >= -tol.atol - dp) & (diag <= hi + tol.atol + tol.rtol * hi + dp)))
     fmt = ", ".join
     return [
         Invariant(
@@ -259,22 +297,26 @@ def jacobian_invariants(jac: Array, tol: Tolerance, temperature: float = 1.0) ->
     ]
 
 
-def jacobian_matches(z: Array, jac: Array, temperature: float, tol: Tolerance) -> list[str]:
-    """Ids of catalogue entries whose wrong Jacobian equals ``jac`` at z, best first."""
+def jacobian_matches(
+    z: Array, jac: Array, temperature: float, tol: Tolerance, precision: Array | None = None
+) -> list[str]:
+    """Ids of catalogue entries whose wrong Jacobian equals ``jac`` at z (allowing ``precision`` per entry on
+    top of the tolerance), best first."""
     found: list[tuple[float, str]] = []
+    p = None if precision is None else np.asarray(precision, dtype=np.float64).ravel()[None]
     for m in MISTAKES.values():
         wrong = m.jacobian(z[None], temperature)
         if wrong is None:
             continue
-        ratio = float(match_ratio(jac.ravel()[None], wrong[0].ravel()[None], tol)[0])
+        ratio = float(match_ratio(jac.ravel()[None], wrong[0].ravel()[None], tol, p)[0])
         if ratio <= 1.0:
             found.append((ratio, m.id))
     return [mid for _, mid in sorted(found)]
 
 
-def wrong_entries(jac: Array, expected: Array, tol: Tolerance) -> list[WrongEntry]:
-    """Entries of ``jac`` outside the tolerance of ``expected``, row-major."""
-    ratio = excess(jac, expected, tol)
+def wrong_entries(jac: Array, expected: Array, tol: Tolerance, precision: Array | None = None) -> list[WrongEntry]:
+    """Entries of ``jac`` outside the tolerance of ``expected`` (and their written precision), row-major."""
+    ratio = excess(jac, expected, tol, None if precision is None else np.asarray(precision).reshape(jac.shape))
     return [
         WrongEntry(int(i), int(j), float(jac[i, j]), float(expected[i, j]))
         for i, j in zip(*np.nonzero(ratio > 1.0), strict=True)

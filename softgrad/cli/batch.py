@@ -110,7 +110,9 @@ def run_batch_command(files: tuple[str, ...], fmt: str, o: dict[str, Any], *, pr
         t_prefix=o["t_prefix"],
         grad_prefix=o["grad_prefix"],
     )
-    opts = BatchOptions(o["temperature"], o["dtype"], o["rtol"], o["atol"], o["fd"], o["reduction"], o["seed"])
+    opts = BatchOptions(
+        o["temperature"], o["dtype"], o["rtol"], o["atol"], o["fd"], o["reduction"], o["seed"], written=not o["exact"]
+    )
     run = RunOptions(
         show=o["show"],
         csv_rows=fmt == "csv",

@@ -19,6 +19,7 @@ they agree. With --grad or --jacobian, the step where your numbers went wrong, b
 Examples:
   softgrad explain --z 1.75 1.75 --t 0 1
   softgrad explain --z 1.75 1.75 --t 0 1 --grad 6.125 2.625
+  softgrad explain --z 1.75 1.75 --t 0 1 --grad 0.25 -0.25     # ambiguous: an input that tells them apart
   softgrad explain --z 1.75 1.75 --t 0 1 --jacobian -1.3125 -3.0625 -3.0625 -1.3125
 """
 
@@ -32,6 +33,6 @@ def explain_cmd(fmt: str, output: str | None, no_color: bool, **inputs: Any) -> 
     from softgrad.render.explain_doc import explain_document
 
     problem, sources = problem_from_options(**inputs)
-    report = explain(problem, rtol=inputs["rtol"], atol=inputs["atol"])
+    report = explain(problem, rtol=inputs["rtol"], atol=inputs["atol"], exact=inputs["exact"])
     emit(report.to_dict(), lambda: explain_document(report), fmt, output, no_color, sources)
     return exit_code(report.status)

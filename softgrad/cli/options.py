@@ -115,10 +115,33 @@ def precision_options(*, temperature_default: float | None = None) -> Decorator:
                 show_default=True,
                 help="Precision your numbers were computed in; selects the default tolerances.",
             ),
-            click.option("--rtol", type=float, metavar="R", help="Relative tolerance (default per --dtype)."),
+            click.option(
+                "--rtol",
+                type=float,
+                metavar="R",
+                help="Relative tolerance (default per --dtype); with --rtol or --atol the tolerance is exactly "
+                "what you give (no precision allowed on top). Example: --rtol 1e-3.",
+            ),
             click.option("--atol", type=float, metavar="A", help="Absolute tolerance (default per --dtype)."),
+            click.option(
+                "--exact",
+                is_flag=True,
+                help="Compare your numbers at the --dtype tolerance alone. By default a number you wrote with d "
+                "decimals (0.7856) may be off by half a unit in its last digit (±5e-5) on top of it.",
+            ),
         ]
     )
+
+
+def rule_out_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--rule-out: an input that tells apart the mistakes this input cannot."""
+    return click.option(
+        "--rule-out",
+        is_flag=True,
+        help="When mistakes give the same numbers as yours at this input (or as each other), suggest an input "
+        "that tells them apart, small enough to work by hand. Example: --z 1.75 1.75 --t 0 1 --grad 0.25 "
+        "-0.25 --rule-out.",
+    )(f)
 
 
 def fd_options(help_fd: str) -> Decorator:
@@ -151,13 +174,25 @@ def input_options(f: Callable[..., Any]) -> Callable[..., Any]:
                 "options given on the command line take precedence.",
             ),
             click.option(
-                "--grad", multiple=True, metavar="G1 G2 ...", help="Your gradient dE/dz, to check and diagnose."
+                "--grad",
+                multiple=True,
+                metavar="G1 G2 ...",
+                help="Your gradient dE/dz, to check and diagnose: numbers, or a pasted printout such as "
+                '"[0.659, -0.7576, 0.0986]" or "tensor([0.6590, -0.7576, 0.0986])". Each number is '
+                "compared to the decimals you wrote.",
             ),
-            click.option("--grad-file", metavar="PATH", help="Your gradient from a file."),
+            click.option("--grad-file", metavar="PATH", help="Your gradient from a file (numbers or a printout)."),
             click.option(
-                "--jacobian", multiple=True, metavar="J11 J12 ... JKK", help="Your softmax Jacobian, K×K row-major."
+                "--jacobian",
+                multiple=True,
+                metavar="J11 J12 ... JKK",
+                help='Your softmax Jacobian, K×K row-major, or a nested printout "[[0.25, -0.25], [-0.25, 0.25]]".',
             ),
-            click.option("--jacobian-file", metavar="PATH", help="Your Jacobian from a file (K rows of K numbers)."),
+            click.option(
+                "--jacobian-file",
+                metavar="PATH",
+                help="Your Jacobian from a file (K rows of K numbers, or a printout).",
+            ),
             precision_options(),
         ]
     )(f)

@@ -18,7 +18,12 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Problem:
-    """Logits, targets and optional user numbers, validated: finite, K >= 2, shapes consistent."""
+    """Logits, targets and optional user numbers, validated: finite, K >= 2, shapes consistent.
+
+    ``grad_precision`` / ``jacobian_precision``: per element, the precision the user's numbers were written
+    with (half a unit in the last digit; 0 = exact), when they were given as text. ``label``: the class index
+    when the targets were given as one (the user works with one-hot targets).
+    """
 
     z: Array
     t: Array
@@ -26,6 +31,9 @@ class Problem:
     dtype: str = "float64"
     grad: Array | None = None
     jacobian: Array | None = None
+    grad_precision: Array | None = None
+    jacobian_precision: Array | None = None
+    label: int | None = None
 
     @property
     def k(self) -> int:
@@ -76,6 +84,8 @@ def make_problem(
     dtype: str = "float64",
     names: Mapping[str, str] = API_NAMES,
     allow_nonfinite_grad: bool = True,
+    grad_precision: ArrayLike | None = None,
+    jacobian_precision: ArrayLike | None = None,
 ) -> Problem:
     """Validate user input into a :class:`Problem`; ``names`` says how to call each input in errors."""
     zv = _vector(z, names["z"])
@@ -119,7 +129,17 @@ def make_problem(
         if jv.size != k * k or jv.ndim not in (1, 2) or (jv.ndim == 2 and jv.shape != (k, k)):
             raise InputError(names["jacobian"], f"expected K×K = {k * k} values (row-major) for K = {k}, got {jv.size}")
         jv = jv.reshape(k, k)
-    return Problem(zv, tv, float(temperature), dtype, gv, jv)
+    gp = _precision(grad_precision, gv)
+    jp = _precision(jacobian_precision, jv)
+    return Problem(zv, tv, float(temperature), dtype, gv, jv, gp, jp, label)
+
+
+def _precision(precision: ArrayLike | None, values: Array | None) -> Array | None:
+    """The precision of each of ``values`` (same shape), or None where every one is exact."""
+    if precision is None or values is None:
+        return None
+    p = np.asarray(precision, dtype=np.float64).reshape(values.shape)
+    return p if np.any(p > 0) else None
 
 
 def as_problem(

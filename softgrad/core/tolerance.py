@@ -1,8 +1,9 @@
 """Tolerances and the element-wise comparison every check uses.
 
 An element passes when ``|a − b| <= atol + rtol·|ref|`` (``ref`` is the fused gradient, or J(s) for a
-Jacobian); a finite-difference estimate may also be off by its own error estimate, which is added to the
-right-hand side.
+Jacobian); a finite-difference estimate may also be off by its own error estimate, and a number the user
+wrote as text by the precision it was written with (half a unit in its last digit), each added to the
+right-hand side: ``|a − b| <= atol + rtol·|ref| + precision``.
 """
 
 from __future__ import annotations
@@ -16,17 +17,36 @@ from softgrad.core import rules
 from softgrad.core.numbers import json_float
 
 FORMULA = "|a − b| <= atol + rtol·|ref|"
+WRITTEN_FORMULA = FORMULA + " + precision"
+#: How the user's numbers are compared: allowing the precision they were written with, or not.
+AS_WRITTEN, EXACT, GIVEN = "as written", "exact", "rtol/atol given"
 
 
 @dataclass(frozen=True)
 class Tolerance:
-    """Relative and absolute tolerance of one comparison."""
+    """Relative and absolute tolerance of one comparison; ``written``: numbers the user wrote as text are
+    also allowed the precision they were written with."""
 
     rtol: float
     atol: float
+    written: bool = False
+    #: why ``written`` is False: "exact" (asked for), "rtol/atol given" (they win), or "" (not applicable)
+    precision_rule: str = ""
+
+    @property
+    def formula(self) -> str:
+        return WRITTEN_FORMULA if self.written else FORMULA
+
+    @property
+    def precision(self) -> str:
+        """How the user's numbers are compared: ``"as written"``, ``"exact"`` or ``"rtol/atol given"``."""
+        return AS_WRITTEN if self.written else self.precision_rule or EXACT
 
     def to_dict(self) -> dict[str, object]:
-        return {"rtol": self.rtol, "atol": self.atol, "formula": FORMULA}
+        d: dict[str, object] = {"rtol": self.rtol, "atol": self.atol, "formula": self.formula}
+        if self.written or self.precision_rule:
+            d["precision"] = self.precision
+        return d
 
 
 #: Default tolerances per ``--dtype``: the precision the compared numbers were computed in.
@@ -38,11 +58,25 @@ DEFAULT_TOLERANCES: dict[str, Tolerance] = {
 DTYPES = rules.DTYPES
 
 
-def tolerance_for(dtype: str, rtol: float | None = None, atol: float | None = None) -> Tolerance:
-    """The default tolerance of ``dtype`` with ``rtol``/``atol`` overriding it where given."""
+def tolerance_for(
+    dtype: str, rtol: float | None = None, atol: float | None = None, *, written: bool | None = None
+) -> Tolerance:
+    """The default tolerance of ``dtype`` with ``rtol``/``atol`` overriding it where given.
+
+    ``written``: True allows numbers written as text the precision they were written with — unless ``rtol``
+    or ``atol`` is given, which then wins alone; False compares at the tolerance alone (``--exact``); None
+    (the default, for code and binary inputs) leaves precision out of it.
+    """
     rtol, atol = rules.tolerance("rtol", rtol), rules.tolerance("atol", atol)
     base = DEFAULT_TOLERANCES[rules.dtype(dtype)]
-    return Tolerance(base.rtol if rtol is None else rtol, base.atol if atol is None else atol)
+    given = rtol is not None or atol is not None
+    rule = "" if written is None else GIVEN if given else AS_WRITTEN if written else EXACT
+    return Tolerance(
+        base.rtol if rtol is None else rtol,
+        base.atol if atol is None else atol,
+        written=rule == AS_WRITTEN,
+        precision_rule="" if rule == AS_WRITTEN else rule,
+    )
 
 
 @dataclass(frozen=True)
@@ -54,6 +88,8 @@ class Comparison:
     max_rel_err: float
     worst_index: int
     note: str = ""
+    #: it passes only thanks to the precision the numbers were written with
+    within_precision: bool = False
 
     def to_dict(self) -> dict[str, object]:
         d: dict[str, object] = {
@@ -89,11 +125,20 @@ def compare(
     tol: Tolerance,
     slack: NDArray[np.float64] | None = None,
     note: str = "",
+    precision: NDArray[np.float64] | None = None,
 ) -> Comparison:
-    """Compare one vector (or flattened matrix) with the reference."""
+    """Compare one vector (or flattened matrix) with the reference; ``precision`` (per element, the precision
+    the ``actual`` numbers were written with) is allowed on top when given."""
     a = np.asarray(actual, dtype=np.float64).ravel()
     r = np.asarray(ref, dtype=np.float64).ravel()
-    ratio = excess(a, r, tol, None if slack is None else np.asarray(slack).ravel())
+    base = None if slack is None else np.asarray(slack, dtype=np.float64).ravel()
+    ratio = excess(a, r, tol, base)
+    within = False
+    if precision is not None and np.any(np.asarray(precision) > 0):
+        strict_ok = bool(np.all(ratio <= 1.0))
+        p = np.asarray(precision, dtype=np.float64).ravel()
+        ratio = excess(a, r, tol, p if base is None else base + p)
+        within = not strict_ok and bool(np.all(ratio <= 1.0))
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         abs_err = np.abs(a - r)
         rel_err = abs_err / np.maximum(np.abs(r), tol.atol)
@@ -106,4 +151,5 @@ def compare(
         max_rel_err=float(np.max(rel_err)) if rel_err.size else 0.0,
         worst_index=worst,
         note=note,
+        within_precision=within,
     )

@@ -1,26 +1,55 @@
-"""Input layer: numbers from command-line values, text files and JSON case files, with errors that name
-the place (``--z: value 3``, ``z.txt:2:5``, ``case.json: key 't'``)."""
+"""Input layer: numbers from command-line values, text files, pasted printouts and JSON case files, each
+with the precision it was written with, and errors that name the place (``--z: value 3``, ``z.txt:2:5``,
+``case.json: key 't'``)."""
 
 from __future__ import annotations
 
 import json
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from softgrad.core.numbers import machine_written_text, written_precision
 from softgrad.core.problem import Problem, make_problem
 from softgrad.errors import InputError
 from softgrad.inputs.files import read_text
 
-_TOKEN = re.compile(r"[^\s,]+")
 CASE_KEYS = ("z", "t", "label", "grad", "jacobian", "temperature")
+
+#: Tokens of a list of numbers or a pasted printout: brackets and parentheses, or anything between separators.
+_TOKEN = re.compile(r"[\[\]()]|[^\s,\[\]()]+")
+#: Names of the printouts that wrap numbers: ``array([...])``, ``tensor([...], dtype=torch.float64)``, …
+_WRAPPERS = re.compile(r"^(?:(?:np|numpy|torch|jnp|jax\.numpy|tf)\.)?(?:array|tensor|Array|DeviceArray|matrix)$")
+#: A keyword argument of a printout: ``dtype=torch.float64``, ``requires_grad=True``, ``grad_fn=<...>``.
+_KEYWORD = re.compile(r"^[A-Za-z_]\w*=")
+
+
+class Written(list[float]):
+    """Numbers read from text, in order, with ``precision``: per number, half a unit in the last digit it
+    was written with (0 = exact), and ``rows``: the length of each innermost bracketed group of a pasted
+    printout (``[[a, b], [c, d]]`` → (2, 2); () when the numbers were not bracketed)."""
+
+    def __init__(
+        self, values: Iterable[float] = (), precision: Iterable[float] | None = None, rows: Sequence[int] = ()
+    ):
+        super().__init__(values)
+        self.precision: list[float] = [0.0] * len(self) if precision is None else list(precision)
+        self.rows: tuple[int, ...] = tuple(rows)
+
+    @classmethod
+    def of_texts(cls, values: Iterable[float], texts: Sequence[str], rows: Sequence[int] = ()) -> Written:
+        """Numbers with the precision their texts show — none at all when one of the texts has 15 or more
+        significant digits: the list was written by a program, and its short numbers are exact values."""
+        exact = machine_written_text(texts)
+        return cls(values, [0.0 if exact else written_precision(t) for t in texts], rows)
 
 
 def parse_number(text: str, where: str, *, finite: bool = True) -> float:
-    """One number, or an InputError naming ``where``."""
+    """One number, or an InputError naming ``where``; the minus sign of typeset text (``−0.5``, as in
+    formulas copied from a page) is a minus."""
     try:
-        value = float(text)
+        value = float(text.replace("\u2212", "-"))
     except ValueError:
         hint = " (hex floats are not accepted; write it in decimal)" if text.lower().startswith(("0x", "-0x")) else ""
         raise InputError(where, f"{text!r} is not a number{hint}") from None
@@ -29,50 +58,129 @@ def parse_number(text: str, where: str, *, finite: bool = True) -> float:
     return value
 
 
-def parse_values(values: Iterable[str], option: str, *, finite: bool = True) -> list[float]:
-    """Numbers given to a command-line option; each value may hold several, separated by commas/spaces."""
-    out: list[float] = []
-    for raw in values:
-        for tok in _TOKEN.findall(raw):
-            out.append(parse_number(tok, f"{option}: value {len(out) + 1}", finite=finite))
+def parse_values(values: Iterable[str], option: str, *, finite: bool = True) -> Written:
+    """Numbers given to a command-line option: several per value, separated by commas or spaces, or a pasted
+    printout (``[0.659, -0.7576]``, ``array([...])``, ``tensor([...], dtype=torch.float64)``)."""
+    out = scan_numbers(" ".join(values), lambda n, _: f"{option}: value {n}", finite=finite)
     if not out:
         raise InputError(option, "expected at least one number")
     return out
 
 
-def numbers_from_text(text: str, name: str, *, finite: bool = True) -> list[float]:
-    """Numbers separated by whitespace or commas; errors as ``name:line:column``."""
-    out: list[float] = []
-    for lineno, row in enumerate(text.splitlines(), start=1):
-        for m in _TOKEN.finditer(row):
-            out.append(parse_number(m.group(), f"{name}:{lineno}:{m.start() + 1}", finite=finite))
+def numbers_from_text(text: str, name: str, *, finite: bool = True) -> Written:
+    """Numbers separated by whitespace or commas, or a pasted printout; errors as ``name:line:column``."""
+
+    def place(_: int, offset: int) -> str:
+        line = text.count("\n", 0, offset) + 1
+        column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+        return f"{name}:{line}:{column}"
+
+    out = scan_numbers(text, place, finite=finite)
     if not out:
         raise InputError(name, "no numbers found (the file is empty)")
     return out
 
 
-def numbers_from_file(path: str, *, finite: bool = True) -> list[float]:
+def numbers_from_file(path: str, *, finite: bool = True) -> Written:
     name, text = read_text(path)
     return numbers_from_text(text, name, finite=finite)
 
 
-def _case_numbers(value: Any, where: str, *, finite: bool, nested: bool = False) -> list[float]:
+def scan_numbers(text: str, place: Callable[[int, int], str], *, finite: bool = True) -> Written:
+    """The numbers in ``text`` with the precision each was written with: plain lists (``1 2 3``, ``1,2,3``),
+    bracketed and nested lists, and printouts of numpy, torch or jax arrays (their names and keyword
+    arguments such as ``dtype=…`` are skipped). ``place(n, offset)`` names where the n-th number is, for
+    errors."""
+    values: list[float] = []
+    texts: list[str] = []
+    rows: list[int] = []
+    opened: list[list[Any]] = []  # [bracket, offset, numbers before it, holds a bracketed group]
+    tokens = list(_TOKEN.finditer(text))
+    for i, m in enumerate(tokens):
+        tok = m.group()
+        if tok in ("[", "("):
+            if tok == "[" and opened:
+                opened[-1][3] = True
+            opened.append([tok, m.start(), len(values), False])
+            continue
+        if tok in (")", "]"):
+            want = "[" if tok == "]" else "("
+            if not opened or opened[-1][0] != want:
+                raise InputError(place(len(values) + 1, m.start()), f"{tok!r} closes nothing")
+            _, _, before, nested = opened.pop()
+            if tok == "]" and not nested:
+                rows.append(len(values) - before)
+            continue
+        following = tokens[i + 1].group() if i + 1 < len(tokens) else ""
+        if (_WRAPPERS.match(tok) and following == "(") or _KEYWORD.match(tok):
+            continue
+        if tok in ("...", "…"):
+            raise InputError(
+                place(len(values) + 1, m.start()),
+                "the printout is cut short ('...'); print every value "
+                "(numpy: np.set_printoptions(threshold=sys.maxsize))",
+            )
+        values.append(parse_number(tok, place(len(values) + 1, m.start()), finite=finite))
+        texts.append(tok.replace("\u2212", "-"))
+    if opened:
+        bracket, offset, before, _ = opened[-1]
+        raise InputError(place(before + 1, offset), f"{bracket!r} is never closed")
+    return Written.of_texts(values, texts, rows)
+
+
+def as_matrix_rows(numbers: Written, where: str) -> Written:
+    """A nested printout of a matrix must have rows of one length: ``[[a, b], [c]]`` is an error."""
+    if len(numbers.rows) > 1:
+        first = numbers.rows[0]
+        for i, n in enumerate(numbers.rows[1:], start=2):
+            if n != first:
+                raise InputError(where, f"row {i} has {n} value{'s' if n != 1 else ''}, row 1 has {first}")
+    return numbers
+
+
+class JsonNumber(float):
+    """A number read from JSON that keeps the text it was written with (``json.loads(parse_float=…)``)."""
+
+    text: str
+
+    def __new__(cls, text: str) -> JsonNumber:
+        out = super().__new__(cls, text)
+        out.text = text
+        return out
+
+
+def _case_numbers(value: Any, where: str, *, finite: bool, nested: bool = False) -> Written:
+    """A list of numbers from a case: JSON numbers (with the precision their text shows, when read by
+    :func:`read_case`) or numbers as strings; with ``nested``, a list of rows of one length."""
     if nested and isinstance(value, list) and value and all(isinstance(r, list) for r in value):
-        return [x for r in value for x in _case_numbers(r, where, finite=finite)]
+        parts = [_case_texts(r, f"{where}[{i}]", finite=finite) for i, r in enumerate(value)]
+        joined = Written.of_texts(
+            [x for r in parts for x in r[0]], [x for r in parts for x in r[1]], [len(r[0]) for r in parts]
+        )
+        return as_matrix_rows(joined, where)
+    values, texts = _case_texts(value, where, finite=finite)
+    return Written.of_texts(values, texts)
+
+
+def _case_texts(value: Any, where: str, *, finite: bool) -> tuple[list[float], list[str]]:
+    """A list of case numbers, and the text each was written with (``""`` where there is none: exact)."""
     if not isinstance(value, list):
         raise InputError(where, f"expected a list of numbers, got {_json_type(value)}")
-    out: list[float] = []
+    values: list[float] = []
+    texts: list[str] = []
     for i, v in enumerate(value):
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             if isinstance(v, str):
-                out.append(parse_number(v, f"{where}[{i}]", finite=finite))
+                values.append(parse_number(v, f"{where}[{i}]", finite=finite))
+                texts.append(v.replace("\u2212", "-"))
                 continue
             raise InputError(f"{where}[{i}]", f"expected a number, got {_json_type(v)}")
         fv = float(v)
         if finite and not math.isfinite(fv):
             raise InputError(f"{where}[{i}]", f"{v!r} is not a finite number")
-        out.append(fv)
-    return out
+        values.append(fv)
+        texts.append(v.text if isinstance(v, JsonNumber) else "")
+    return values, texts
 
 
 def _json_type(v: Any) -> str:
@@ -116,7 +224,7 @@ def read_case(path: str) -> dict[str, Any]:
     if not text.strip():
         raise InputError(name, "is empty; expected a JSON object")
     try:
-        obj = json.loads(text)
+        obj = json.loads(text, parse_float=JsonNumber, parse_int=int)  # numbers keep their text (precision)
     except json.JSONDecodeError as exc:
         raise InputError(f"{name}:{exc.lineno}:{exc.colno}", f"invalid JSON: {exc.msg}") from None
     return parse_case(obj, name)
@@ -131,16 +239,22 @@ def pick(
     key: str,
     *,
     finite: bool = True,
-) -> list[float] | None:
-    """The numbers for one input: from ``--x``, ``--x-file`` or the case file, in that order of priority."""
+    matrix: bool = False,
+) -> Written | None:
+    """The numbers for one input: from ``--x``, ``--x-file`` or the case file, in that order of priority;
+    ``matrix``: a nested printout must have rows of one length."""
     if values and file:
         raise InputError(option, f"give either {option} or {file_option}, not both")
     if values:
-        return parse_values(values, option, finite=finite)
+        out = parse_values(values, option, finite=finite)
+        return as_matrix_rows(out, option) if matrix else out
     if file:
-        return numbers_from_file(file, finite=finite)
+        out = numbers_from_file(file, finite=finite)
+        return as_matrix_rows(out, f"{file_option} {file}") if matrix else out
     value = case.get(key)
-    return None if value is None else list(value)
+    if value is None:
+        return None
+    return value if isinstance(value, Written) else Written(value)
 
 
 def problem_from_options(
@@ -184,17 +298,50 @@ def problem_from_options(
     if ts is None and lab is None:
         raise InputError("--t", "missing: give the targets with --t T1 T2 ..., --t-file PATH or --label I")
     gs = pick("--grad", grad, "--grad-file", grad_file, c, "grad", finite=False)
-    js = pick("--jacobian", jacobian, "--jacobian-file", jacobian_file, c, "jacobian", finite=False)
+    js = pick("--jacobian", jacobian, "--jacobian-file", jacobian_file, c, "jacobian", finite=False, matrix=True)
     names = {
         "z": "--z-file " + z_file if z_file else "--z" if z or not case else f"{case}: key 'z'",
         "t": "--t-file " + t_file if t_file else "--t" if t or not case else f"{case}: key 't'",
         "label": "--label",
-        "grad": "--grad-file " + grad_file if grad_file else "--grad",
-        "jacobian": "--jacobian-file " + jacobian_file if jacobian_file else "--jacobian",
+        "grad": "--grad-file " + grad_file
+        if grad_file
+        else "--grad"
+        if grad or "grad" not in c
+        else f"{case}: key 'grad'",
+        "jacobian": "--jacobian-file " + jacobian_file
+        if jacobian_file
+        else "--jacobian"
+        if jacobian or "jacobian" not in c
+        else f"{case}: key 'jacobian'",
         "temperature": "--temperature",
         "dtype": "--dtype",
     }
     tau = temperature if temperature is not None else c.get("temperature", 1.0)
-    problem = make_problem(zs, ts, label=lab, grad=gs, jacobian=js, temperature=tau, dtype=dtype, names=names)
+    problem = make_problem(
+        zs,
+        ts,
+        label=lab,
+        grad=gs,
+        jacobian=js,
+        temperature=tau,
+        dtype=dtype,
+        names=names,
+        grad_precision=None if gs is None else gs.precision,
+        jacobian_precision=None if js is None else js.precision,
+    )
     sources = [p for p in (z_file, t_file, case, grad_file, jacobian_file) if p]
     return problem, sources
+
+
+def written(value: Any, where: str, *, finite: bool = True) -> Written | None:
+    """Numbers given to the Python API as text — a string (a list or a pasted printout) or a list holding
+    strings — with the precision each was written with; None when ``value`` holds no text (Python numbers
+    and arrays are exact)."""
+    if isinstance(value, str):
+        out = scan_numbers(value, lambda n, _: f"{where}: value {n}", finite=finite)
+        if not out:
+            raise InputError(where, "expected at least one number")
+        return out
+    if isinstance(value, (list, tuple)) and any(isinstance(v, str) for v in value):
+        return _case_numbers(list(value), where, finite=finite, nested=True)
+    return None

@@ -47,6 +47,7 @@ def batch_document(r: BatchReport, *, show_bad: int = 20) -> Document:
             )
     for reason, count in total.unstable_reasons.items():
         doc.append(line(Cell("unstable: ", "warn"), f"{count} rows — {reason}"))
+    doc.extend(_precision_lines(r))
     worst = total.worst_rows
     if worst:
         carried = sorted({k for w in worst for k in w.carried})
@@ -88,6 +89,38 @@ def batch_document(r: BatchReport, *, show_bad: int = 20) -> Document:
     )
     doc.append(line(""))
     doc.append(line("status: ", Cell(r.status.upper(), STYLE[r.status])))
+    return doc
+
+
+def _precision_lines(r: BatchReport) -> Document:
+    """The float32 hint per file (as check gives it), and how many rows passed only to their written decimals."""
+    doc: Document = []
+    several = len(r.files) > 1
+    for f in r.files:
+        where = f"{f.file}: " if several else ""
+        if f.float32_hint:
+            doc.append(
+                line(Cell("hint: ", "warn"), f"{where}these gradients agree to float32 precision: --dtype float32")
+            )
+        elif f.float32_rows:
+            doc.append(
+                line(
+                    Cell("hint: ", "warn"),
+                    f"{where}{f.float32_rows} of the {f.counts['fail']} failing rows agree to float32 precision "
+                    "(--dtype float32)",
+                )
+            )
+    total = r.total
+    if total.within_precision_rows:
+        doc.append(
+            line(
+                Cell(
+                    f"{total.within_precision_rows} rows pass to the decimals their gradient was written with "
+                    "(± half a unit in the last decimal; --exact: without)",
+                    "dim",
+                )
+            )
+        )
     return doc
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from softgrad.catalogue.mistakes import MISTAKES
 from softgrad.commands.check.report import CheckReport, GradientVerdict, JacobianVerdict, MistakeRow
 from softgrad.core import FULL_FD_MAX_K
+from softgrad.core.numbers import describe_precision
 from softgrad.core.tolerance import FORMULA, Comparison
 from softgrad.render.layout import CROSS, TICK, Cell, Document, Table, line, matrix_lines, num, vector
 
@@ -43,6 +44,9 @@ def check_document(r: CheckReport) -> Document:
         )
     )
     doc.append(line(Cell(_fd_text(r), "dim")))
+    precision = _precision_text(r)
+    if precision:
+        doc.append(line(Cell(precision, "dim")))
     for reason in r.unstable:
         doc.append(line(Cell("unstable: ", "warn"), reason))
     for m in shown:
@@ -55,7 +59,7 @@ def check_document(r: CheckReport) -> Document:
             )
     if r.user is not None:
         doc.append(line(""))
-        doc.extend(_user_gradient(r.user))
+        doc.extend(_user_gradient(r.user, r.temperature))
     if r.user_jacobian is not None:
         doc.append(line(""))
         doc.extend(_user_jacobian(r.user_jacobian))
@@ -63,6 +67,36 @@ def check_document(r: CheckReport) -> Document:
     style = {"pass": "ok", "fail": "bad", "unstable": "warn"}[r.status]
     doc.append(line("status: ", Cell(r.status.upper(), style), Cell(_status_reason(r), "dim")))
     return doc
+
+
+def _precision_text(r: CheckReport) -> str:
+    """How the user's numbers were compared, where the precision they were written with mattered."""
+    u, j = r.user, r.user_jacobian
+    used = [*(u.precision if u else ()), *(x for row in (j.precision if j else ()) for x in row)]
+    mattered = (u is not None and (u.within_precision or u.verdict == "unknown" or any(
+        m.within_precision for m in (*u.matches, *u.not_ruled_out)
+    ))) or (j is not None and j.within_precision)  # fmt: skip
+    if any(p > 0 for p in used) and mattered:
+        return (
+            "your numbers may also be off by half a unit in the last digit you wrote (0.7856: ±5e-5): "
+            f"{FORMULA} + precision (--exact: without)"
+        )
+    if r.tolerance.precision == "rtol/atol given" and (u or j):
+        return "your numbers are compared at exactly this tolerance (rtol/atol given: no precision on top)"
+    return ""
+
+
+def right_formula(temperature: float) -> str:
+    """The right gradient, as the verdict states it."""
+    if temperature == 1.0:
+        return "(−t/s)·J(s) = s·Σt − t, with J(s) = diag(s) − s sᵀ"
+    return "(−t/s)·J(s)/τ = (s·Σt − t)/τ, with J(s) = diag(s) − s sᵀ and s = softmax(z/τ)"
+
+
+def to_precision(within: bool, precision: tuple[float, ...]) -> str:
+    """`` to the 4 decimals you gave`` where a match needed the precision the numbers were written with."""
+    words = describe_precision(precision)
+    return f" to {words}" if within and words else ""
 
 
 def _status_reason(r: CheckReport) -> str:
@@ -163,11 +197,18 @@ def _comparisons(r: CheckReport) -> Table:
     return t
 
 
-def _user_gradient(u: GradientVerdict) -> Document:
+def _user_gradient(u: GradientVerdict, temperature: float = 1.0) -> Document:
     doc: Document = []
     c = u.comparison
     if u.verdict == "correct":
-        doc.append(line(TICK, " your gradient matches the reference"))
+        doc.append(line(TICK, f" your gradient matches the reference{to_precision(u.within_precision, u.precision)}"))
+        if u.not_ruled_out:
+            ids = ", ".join(m.id for m in u.not_ruled_out)
+            at = to_precision(any(m.within_precision for m in u.not_ruled_out), u.precision)
+            at = f" ({at.strip()})" if at else ""
+            them = "it" if len(u.not_ruled_out) == 1 else "them"
+            ask = "" if u.searched else f"  (--rule-out: an input that rules {them} out)"
+            doc.append(line(Cell(f"  not ruled out by this input{at}: {ids}{ask}", "dim")))
     else:
         doc.append(
             line(
@@ -179,31 +220,41 @@ def _user_gradient(u: GradientVerdict) -> Document:
     if u.verdict == "mistake":
         first = u.matches[0]
         m = MISTAKES[first.id]
-        doc.append(line("  it matches ", Cell(first.id, "bad"), f": {m.title}"))
+        at = to_precision(first.within_precision, u.precision)
+        doc.append(line("  it matches ", Cell(first.id, "bad"), f"{at}: {m.title}"))
         if first.factor:
             doc.append(line(Cell(f"    wrong: your gradient is the reference {first.factor} — {first.advice}", "bad")))
         else:
             doc.append(line(Cell(f"    wrong: {m.formula}", "bad")))
-        doc.append(line(Cell("    right: (−t/s)·J(s) = s·Σt − t, with J(s) = diag(s) − s sᵀ", "ok")))
+        doc.append(line(Cell(f"    right: {right_formula(temperature)}", "ok")))
         for other in u.matches[1:]:
-            doc.append(line(f"  it also matches {other.id}: {MISTAKES[other.id].title}"))
+            at = to_precision(other.within_precision, u.precision)
+            doc.append(line(f"  it also matches {other.id}{at}: {MISTAKES[other.id].title}"))
     elif u.verdict == "unknown":
-        doc.append(line("  it matches no catalogued mistake; the closest are:"))
-        for near in u.closest:
-            doc.append(line(f"    {near.id}: max abs err {num(near.max_abs_err, 4)}"))
+        if u.closest:
+            doc.append(line("  it matches no catalogued mistake; the closest are:"))
+            for near in u.closest:
+                doc.append(line(f"    {near.id}: max abs err {num(near.max_abs_err, 4)}"))
+        else:
+            doc.append(line("  it matches no catalogued mistake"))
     if u.ambiguous:
-        doc.append(line(Cell(f"  ambiguous at this input: {', '.join(u.ambiguous)}", "warn")))
+        ask = "" if u.searched else "  (--rule-out: an input that tells them apart)"
+        doc.append(line(Cell(f"  ambiguous at this input: {', '.join(u.ambiguous)}{ask}", "warn")))
     for note in u.notes:
         doc.append(line(Cell(f"  note: {note}", "dim")))
     if u.distinguishing_input is not None:
-        doc.append(line("  try: ", Cell(u.distinguishing_input.command() + " --grad …", "bold")))
+        what = ("rule it out" if len(u.not_ruled_out) == 1 else "rule them out") if u.ok else "tell them apart"
+        doc.append(line(f"  to {what}, compute your gradient at: ", Cell(u.distinguishing_input.command(), "bold")))
+    elif u.searched and (u.ambiguous or u.not_ruled_out):
+        doc.append(line(Cell("  no small input found that tells them apart", "dim")))
     return doc
 
 
 def _user_jacobian(j: JacobianVerdict) -> Document:
     doc: Document = []
+    flat = tuple(x for row in j.precision for x in row)
     if j.ok:
-        doc.append(line(TICK, " your Jacobian matches J(s) = diag(s) − s sᵀ"))
+        doc.append(line(TICK, f" your Jacobian matches J(s) = diag(s) − s sᵀ{to_precision(j.within_precision, flat)}"))
     else:
         n = len(j.wrong_entries)
         doc.append(

@@ -45,7 +45,8 @@ def line(*parts: Cell | str) -> Line:
 
 
 def num(x: float | None, digits: int = 6) -> str:
-    """A number for people: up to ``digits`` significant digits, ``—`` for missing, ``nan``/``inf`` as is."""
+    """A number for people: up to ``digits`` significant digits, ``—`` for missing, ``nan``/``inf`` as is.
+    Typed back, it reads as the number it is to the digits shown (see ``core.numbers.written_precision``)."""
     if x is None:
         return "—"
     if math.isnan(x):
@@ -54,7 +55,12 @@ def num(x: float | None, digits: int = 6) -> str:
         return "inf" if x > 0 else "-inf"
     if x == 0:
         return "0"
-    return f"{x:.{digits}g}"
+    text = f"{x:.{digits}g}"
+    if text.lstrip("-").isdigit() and float(text) != x:
+        # rounded to a whole number: keep the zeros, so that the text says how precise it is (typed back into
+        # --grad, "-2.00000" is -2 ± 5e-6, "-2" would be exactly -2)
+        text = f"{x:#.{digits}g}"
+    return text
 
 
 def vector(xs: Sequence[float] | None, digits: int = 6, limit: int = 12) -> str:

@@ -1,4 +1,4 @@
-"""Rich output for terminals: the only place that knows about colour."""
+"""Rich output for terminals and notebooks: the only place that knows about colour."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ def render_rich(doc: Document, *, color: bool, width: int | None = None) -> str:
     console = Console(
         file=buf,
         force_terminal=color,
+        force_jupyter=False,
         no_color=not color,
         color_system="standard" if color else None,
         width=width,
@@ -37,6 +38,31 @@ def render_rich(doc: Document, *, color: bool, width: int | None = None) -> str:
     for block in doc:
         console.print(_table(block) if isinstance(block, Table) else _text(block), overflow="fold")
     return buf.getvalue()
+
+
+#: How a notebook shows a block of terminal output (the format rich itself uses in Jupyter).
+NOTEBOOK_HTML = (
+    '<pre style="white-space:pre;overflow-x:auto;line-height:normal;'
+    "font-family:Menlo,'DejaVu Sans Mono',consolas,'Courier New',monospace\">{code}</pre>\n"
+)
+
+
+def render_html(doc: Document, *, width: int = 100) -> str:
+    """The terminal's table as HTML for a notebook: the same text and colours, in a ``<pre>`` block with
+    inline styles. ``width``: the widest line, so that nothing folds."""
+    console = Console(
+        file=io.StringIO(),
+        record=True,
+        force_terminal=True,
+        force_jupyter=False,  # in a notebook rich would display each block itself
+        color_system="truecolor",
+        width=width,
+        highlight=False,
+        soft_wrap=False,
+    )
+    for block in doc:
+        console.print(_table(block) if isinstance(block, Table) else _text(block), overflow="fold")
+    return console.export_html(inline_styles=True, code_format=NOTEBOOK_HTML)
 
 
 def _text(parts: Line) -> Text:

@@ -94,15 +94,22 @@ def test_every_entry_is_diagnosed_as_itself_where_it_differs(p: tuple[np.ndarray
         assert r.user.matches[0].ratio == mine.ratio or m.id in r.user.ambiguous
 
 
-def test_ambiguous_ids_get_a_distinguishing_input() -> None:
+def test_ambiguous_ids_get_a_distinguishing_input_on_request() -> None:
     code, d = run_json("check", "--z", "1.75", "1.75", "--t", "0", "1", "--grad", "0.25", "-0.25")
+    assert code == 1
+    assert set(d["user"]["ambiguous"]) == {"double_softmax", "nll_on_probabilities"}
+    assert d["user"]["distinguishing_input"] is None  # only with --rule-out
+    code, d = run_json("check", "--z", "1.75", "1.75", "--t", "0", "1", "--grad", "0.25", "-0.25", "--rule-out")
     assert code == 1
     user = d["user"]
     assert set(user["matches"]) == {"double_softmax", "nll_on_probabilities"}
     assert set(user["ambiguous"]) == {"double_softmax", "nll_on_probabilities"}
     di = user["distinguishing_input"]
     assert di["command"].startswith("softgrad check --z ")
-    assert len(di["z"]) >= 3
+    # the user's conventions: K = 2 kept, no temperature, logits with at most two decimals
+    assert len(di["z"]) == 2
+    assert di["temperature"] == 1.0
+    assert all(round(x, 2) == x for x in di["z"])
     z, t = np.array([di["z"]]), np.array([di["t"]])
     assert int(np.argmax(z)) != int(np.argmax(t))
     a = MISTAKES["double_softmax"].gradient(z, t)[0]
@@ -136,10 +143,51 @@ def test_distinguishing_inputs_really_separate(ids: list[str]) -> None:
 def test_correct_gradient_with_sum_one_notes_assumes_one_hot() -> None:
     code, d = run_json("check", "--z", "1.75", "1.75", "--t", "0", "1", "--grad", "0.5", "-0.5")
     assert code == 0
-    assert "assumes_one_hot" in d["user"]["ambiguous"]
+    assert d["user"]["verdict"] == "correct"
+    assert d["user"]["ambiguous"] == []
+    # not missing_temperature (no temperature given), nor the floating-point or generic entries
+    assert d["user"]["not_ruled_out"] == ["assumes_one_hot"]
+    assert d["user"]["distinguishing_input"] is None
+    code, d = run_json("check", "--z", "1.75", "1.75", "--t", "0", "1", "--grad", "0.5", "-0.5", "--rule-out")
     di = d["user"]["distinguishing_input"]
     assert di is not None
     assert abs(sum(di["t"]) - 1.0) > 1e-3
+    assert len(di["z"]) <= 4
+    assert di["temperature"] == 1.0
+
+
+def test_correct_gradient_with_a_label_is_a_clean_correct() -> None:
+    r = run("check", "--z", "1.75", "1.75", "--label", "1", "--grad", "0.5", "-0.5")
+    assert r.exit_code == 0
+    assert "✓ your gradient matches the reference\n" in r.stdout
+    assert "not ruled out" not in r.stdout  # with one-hot targets s − t is not a mistake
+    assert "ambiguous" not in r.stdout
+    assert "note:" not in r.stdout
+
+
+def test_a_suggested_input_keeps_one_hot_targets() -> None:
+    code, d = run_json("check", "--z", "1.75", "1.75", "--label", "1", "--grad", "0.25", "-0.25", "--rule-out")
+    assert code == 1
+    di = d["user"]["distinguishing_input"]
+    assert di["label"] is not None
+    assert sorted(di["t"]) == [0.0] * (len(di["t"]) - 1) + [1.0]
+    assert f"--label {di['label']}" in di["command"]
+    assert "--t " not in di["command"]
+    assert "--temperature" not in di["command"]
+
+
+def test_a_suggested_input_keeps_the_temperature_and_at_most_4_classes() -> None:
+    z = ["0.5"] * 10
+    t = ["0"] * 9 + ["1"]
+    grad = [
+        repr(float(x)) for x in MISTAKES["double_softmax"].gradient(np.array([[0.5] * 10]), np.eye(10)[[9]], 3.0)[0]
+    ]
+    code, d = run_json("check", "--z", *z, "--t", *t, "--temperature", "3", "--grad", *grad, "--rule-out")
+    assert code == 1
+    di = d["user"]["distinguishing_input"]
+    assert di is not None
+    assert len(di["z"]) <= 4
+    assert di["temperature"] == 3.0
 
 
 def test_unknown_mismatch_lists_the_closest() -> None:

@@ -7,6 +7,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import SAMPLES, run, run_json
 
@@ -187,3 +189,24 @@ def test_output_refuses_to_overwrite_an_input(tmp_path: pytest.TempPathFactory) 
     assert r.exit_code == 2
     assert "refusing to overwrite the input file" in r.stderr
     assert case.read_text() == '{"z": [1, 2], "t": [0, 1]}'
+
+
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("0123456789.-+eE[](), \n\tarytensordype=_.<>'…naif")), min_size=0, max_size=40
+    )
+)
+@settings(max_examples=150)
+def test_any_pasted_text_is_numbers_or_one_line_error(text: str) -> None:
+    r = run("check", "--z", "1.75", "1.75", "--t", "0", "1", "--grad", text)
+    assert r.exit_code in (0, 1, 2), r.stderr
+    if r.exit_code == 2:
+        assert r.stdout == ""
+        assert len(r.stderr.strip().splitlines()) == 1
+        assert "Traceback" not in r.stderr
+
+
+def test_printouts_round_trip_through_the_help_examples() -> None:
+    r = run("check", "--z", "2", "0.5", "-1", "--label", "1", "--grad", "tensor([0.7856, -0.8247, 0.0391])")
+    assert r.exit_code == 0
+    assert "to the 4 decimals you gave" in r.stdout

@@ -58,6 +58,17 @@ class FileReport:
     #: the finite difference used, ``method/mode``
     finite_difference: str
     has_grad: bool
+    #: rows that pass only to the decimals their gradient was written with (half a unit in the last one)
+    within_precision_rows: int = 0
+    #: failing rows whose gradient agrees with the expected one to float32 precision
+    float32_rows: int = 0
+    #: failing rows allowed no precision because their block has a value of 15+ significant digits
+    full_precision_rows: int = 0
+
+    @property
+    def float32_hint(self) -> bool:
+        """Every failing row agrees to float32 precision: the numbers were probably computed in float32."""
+        return 0 < self.float32_rows == self.counts["fail"]
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -74,6 +85,11 @@ class FileReport:
             "bad_rows": [b.to_dict() for b in self.bad_rows],
             "finite_difference": self.finite_difference,
             "has_grad": self.has_grad,
+            "precision": {
+                "within_precision_rows": self.within_precision_rows,
+                "full_precision_rows": self.full_precision_rows,
+                "float32_rows": self.float32_rows,
+            },
         }
 
 

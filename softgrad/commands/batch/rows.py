@@ -14,7 +14,8 @@ from softgrad.catalogue.diagnose import batch_matches, match_ratio, match_rows
 from softgrad.catalogue.mistakes import MISTAKES, expected_scale
 from softgrad.core import Array, rules
 from softgrad.core.checks import check_rows, errors
-from softgrad.core.tolerance import Tolerance, tolerance_for
+from softgrad.core.numbers import machine_written, value_precision
+from softgrad.core.tolerance import DEFAULT_TOLERANCES, Tolerance, tolerance_for
 
 #: Per-row statuses, as stored in result arrays.
 PASS, FAIL, UNSTABLE, BAD = 0, 1, 2, 3
@@ -43,6 +44,9 @@ class BatchOptions:
     fd: str = "auto"
     reduction: str = "none"
     seed: int = 0
+    #: the gradient columns were written as text (CSV, JSON Lines): True compares each value to the decimals
+    #: it was written with, False at the tolerance alone (``--exact``); None: binary arrays, exact
+    written: bool | None = None
 
     def __post_init__(self) -> None:
         rules.temperature(self.temperature)
@@ -52,7 +56,7 @@ class BatchOptions:
 
     @property
     def tolerance(self) -> Tolerance:
-        return tolerance_for(self.dtype, self.rtol, self.atol)
+        return tolerance_for(self.dtype, self.rtol, self.atol, written=self.written)
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,12 @@ class RowResults:
     diagnosis: NDArray[np.int16]
     #: how many catalogue entries match the row's gradient (more than 1: ambiguous)
     n_matches: NDArray[np.int16]
+    #: rows that pass only thanks to the precision their gradient was written with
+    within_precision: NDArray[np.bool_] | None = None
+    #: failing rows whose gradient agrees with the expected one to float32 precision
+    float32: NDArray[np.bool_] | None = None
+    #: the block's gradients have a value of 15 or more significant digits: compared at full precision
+    machine_written: bool = False
 
 
 def diagnosis_name(code: int) -> str | None:
@@ -92,6 +102,9 @@ def evaluate_rows(z: Array, t: Array, g: Array | None, opts: BatchOptions, *, wh
     unstable[rc.chained_unstable] = 1
     diagnosis = np.full(n, NO_DIAGNOSIS, np.int16)
     n_matches = np.zeros(n, np.int16)
+    within = np.zeros(n, bool)
+    float32 = np.zeros(n, bool)
+    machine = False
     if g is None:
         user_fail = np.zeros(n, bool)
         abs_err, rel_err = errors(rc.fd.value, rc.fd_reference, tol)
@@ -100,18 +113,42 @@ def evaluate_rows(z: Array, t: Array, g: Array | None, opts: BatchOptions, *, wh
         expected = rc.fused * scale
         user_fail = match_ratio(g, expected, tol) > 1
         abs_err, rel_err = errors(g, expected, tol)
+        precision = None
+        if tol.written and user_fail.any():
+            machine = machine_written(g)
+            if not machine:
+                precision, within = _within_precision(g, expected, tol, user_fail)
+                user_fail &= ~within
         idx = np.flatnonzero(user_fail)
         if idx.size:
-            table = match_rows(z[idx], t[idx], g[idx], opts.temperature, tol, scale=scale)
+            p_idx = None if precision is None else precision[idx]
+            table = match_rows(z[idx], t[idx], g[idx], opts.temperature, tol, scale=scale, precision=p_idx)
             best, matched, n_matches[idx] = table.best()
             codes = np.array([DIAG_IDS.index(mid) for mid in table.ids], np.int16)
             diagnosis[idx] = np.where(matched, codes[best] if codes.size else UNKNOWN, UNKNOWN)
             if whole_batch:
-                _diagnose_batch(z, t, g, opts, tol, user_fail, diagnosis, n_matches)
+                _diagnose_batch(z, t, g, opts, tol, user_fail, diagnosis, n_matches, precision)
+            if opts.dtype == "float64":
+                f32 = DEFAULT_TOLERANCES["float32"]
+                float32[idx] = match_ratio(g[idx], expected[idx], f32, p_idx) <= 1
     status = np.full(n, PASS, np.int8)
     status[unstable > 0] = UNSTABLE
     status[rc.fd_fail | user_fail] = FAIL
-    return RowResults(status, unstable, abs_err, rel_err, diagnosis, n_matches)
+    return RowResults(status, unstable, abs_err, rel_err, diagnosis, n_matches, within, float32, machine)
+
+
+def _within_precision(
+    g: Array, expected: Array, tol: Tolerance, failing: NDArray[np.bool_]
+) -> tuple[Array, NDArray[np.bool_]]:
+    """The precision of the failing rows' values, read back from the values themselves (the smallest d <= 15
+    with round(x, d) == x: half a unit in that decimal; integers exact), and which of those rows pass with
+    it. The readers hand over floats, so a trailing zero written in the file (``0.50``) is not seen."""
+    precision = np.zeros_like(g)
+    idx = np.flatnonzero(failing)
+    precision[idx] = value_precision(g[idx])
+    within = np.zeros(g.shape[0], bool)
+    within[idx] = match_ratio(g[idx], expected[idx], tol, precision[idx]) <= 1
+    return precision, within
 
 
 def _diagnose_batch(
@@ -123,9 +160,10 @@ def _diagnose_batch(
     failing: NDArray[np.bool_],
     diagnosis: NDArray[np.int16],
     n_matches: NDArray[np.int16],
+    precision: Array | None = None,
 ) -> None:
     """Label the failing rows that no row-level mistake explains with the batch-level mistake they match."""
-    for mid, hit in batch_matches(z, t, g, opts.temperature, opts.reduction, tol).items():
+    for mid, hit in batch_matches(z, t, g, opts.temperature, opts.reduction, tol, precision).items():
         rows = failing & (diagnosis == UNKNOWN) & hit
         diagnosis[rows] = DIAG_IDS.index(mid)
         n_matches[rows] = 1

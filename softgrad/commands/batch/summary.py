@@ -38,6 +38,12 @@ class Summary:
     k: int | None = None
     has_grad: bool = False
     fd_mode: str = ""
+    #: rows that pass only to the decimals their gradient was written with
+    within_precision: int = 0
+    #: failing rows whose gradient agrees to float32 precision
+    float32: int = 0
+    #: failing rows allowed no precision: their block has a value of 15+ significant digits (machine-written)
+    full_precision: int = 0
 
     def add(self, res: RowResults, lines: NDArray[np.int64], carried: Sequence[dict[str, str]] | None = None) -> None:
         """Fold one block of row results in."""
@@ -50,6 +56,11 @@ class Summary:
             if mid is not None:
                 self.mistakes[mid] = self.mistakes.get(mid, 0) + int(np.count_nonzero(res.diagnosis == code))
         self.ambiguous += int(np.count_nonzero(res.n_matches > 1))
+        if res.within_precision is not None:
+            self.within_precision += int(np.count_nonzero(res.within_precision))
+        if res.float32 is not None:
+            self.float32 += int(np.count_nonzero(res.float32))
+        self.full_precision += int(np.count_nonzero(res.status == 1)) if res.machine_written else 0
         for code in np.unique(res.unstable):
             if code:
                 reason = UNSTABLE_REASONS[int(code)]
@@ -90,6 +101,9 @@ class Summary:
         for key, value in other.unstable_reasons.items():
             self.unstable_reasons[key] = self.unstable_reasons.get(key, 0) + value
         self.ambiguous += other.ambiguous
+        self.within_precision += other.within_precision
+        self.float32 += other.float32
+        self.full_precision += other.full_precision
         self.histogram += other.histogram
         for row in other.worst:
             if len(self.worst) < self.show:
@@ -128,6 +142,9 @@ class Summary:
             bad_rows=tuple(self.bad),
             finite_difference=self.fd_mode,
             has_grad=self.has_grad,
+            within_precision_rows=self.within_precision,
+            float32_rows=self.float32,
+            full_precision_rows=self.full_precision,
         )
 
 

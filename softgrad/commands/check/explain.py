@@ -8,12 +8,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from softgrad import core
+from softgrad.catalogue.diagnose import Match
 from softgrad.catalogue.exposing import MATRIX_MAX_K
 from softgrad.catalogue.mistakes import MISTAKES
-from softgrad.commands.check.api import check
+from softgrad.commands.check.api import Numbers, check, problem_of
 from softgrad.commands.check.report import CheckReport
 from softgrad.core.numbers import json_nested, nested
-from softgrad.core.problem import ArrayLike, Problem, as_problem
+from softgrad.core.problem import Problem
 
 Value = float | tuple[float, ...] | tuple[tuple[float, ...], ...] | None
 
@@ -48,14 +49,21 @@ class WrongStep:
     wrong_value: Value
     right_formula: str
     right_value: Value
+    #: a scaled gradient: the factor (``"× 2"``) and what usually causes it
+    factor: str = ""
+    advice: str = ""
 
     def to_dict(self) -> dict[str, object]:
-        return {
+        d: dict[str, object] = {
             "step": self.step,
             "mistake": self.mistake or None,
             "wrong": {"formula": self.wrong_formula, "value": json_nested(self.wrong_value)},
             "right": {"formula": self.right_formula, "value": json_nested(self.right_value)},
         }
+        if self.factor:
+            d["factor"] = self.factor
+            d["advice"] = self.advice
+        return d
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,7 @@ class ExplainReport:
         d: dict[str, object] = {
             "status": self.status,
             "input": {"z": list(c.z), "t": list(c.t), "k": c.k, "temperature": c.temperature},
+            "tolerance": c.tolerance.to_dict(),
             "steps": [s.to_dict() for s in self.steps],
             "wrong_steps": [w.to_dict() for w in self.wrong_steps],
         }
@@ -105,24 +114,26 @@ def _mat(a: np.ndarray) -> tuple[tuple[float, ...], ...] | None:
 
 
 def explain(
-    z: ArrayLike | Problem,
-    t: ArrayLike | None = None,
+    z: Numbers | Problem,
+    t: Numbers | None = None,
     *,
     label: int | None = None,
-    grad: ArrayLike | None = None,
-    jacobian: ArrayLike | None = None,
+    grad: Numbers | None = None,
+    jacobian: Numbers | None = None,
     temperature: float = 1.0,
     dtype: str = "float64",
     rtol: float | None = None,
     atol: float | None = None,
+    exact: bool = False,
 ) -> ExplainReport:
     """The derivation of the softmax + cross-entropy gradient at (z, t), with the numbers.
 
     With ``grad`` or ``jacobian``, also the step where they depart from it (when they match a catalogued
-    mistake) or the user's numbers beside the right ones (when they match none).
+    mistake: each of them, with an input that tells them apart, when several match) or the user's numbers
+    beside the right ones (when they match none). Numbers as in :func:`softgrad.check`.
     """
-    p = as_problem(z, t, label=label, grad=grad, jacobian=jacobian, temperature=temperature, dtype=dtype)
-    report = check(p, rtol=rtol, atol=atol)
+    p = problem_of(z, t, label=label, grad=grad, jacobian=jacobian, temperature=temperature, dtype=dtype)
+    report = check(p, rtol=rtol, atol=atol, exact=exact, rule_out=True)
     return ExplainReport(report, tuple(derivation(p)), tuple(_wrong_steps(p, report)))
 
 
@@ -130,6 +141,9 @@ def derivation(p: Problem) -> list[Step]:
     """The steps from logits to dE/dz, each with its value at the input."""
     z, t, tau = p.z[None], p.t[None], p.temperature
     u = "z/τ" if tau != 1.0 else "z"
+    # with a temperature, the chain runs through u = z/τ: J(s) = ∂s/∂(z/τ), and only the last step reaches z
+    d_du = "∂E/∂(z/τ)" if tau != 1.0 else "dE/dz"
+    ds_du = "∂s/∂(z/τ)" if tau != 1.0 else "ds/dz"
     s = core.softmax(z / tau)
     g = core.dE_ds(t, s)
     inst = core.chained_instability(z, t, tau)[0]
@@ -156,21 +170,21 @@ def derivation(p: Problem) -> list[Step]:
         Step(
             "jacobian",
             "softmax Jacobian, evaluated at s (not at z)",
-            "J(s) = ds/d" + u + " = diag(s) − s sᵀ,   J_jk = s_j·(δ_jk − s_k)",
+            f"J(s) = {ds_du} = diag(s) − s sᵀ,   J_jk = s_j·(δ_jk − s_k)",
             _mat(jac) if jac is not None else None,
             "" if jac is not None else f"K = {p.k}: the {p.k}×{p.k} matrix is not written out (K > {MATRIX_MAX_K})",
         ),
         Step(
             "vjp",
             "chain rule: vector–Jacobian product",
-            f"dE/d{u} = g · J(s),   (g·J)_k = Σ_j g_j·s_j·(δ_jk − s_k)",
+            f"{d_du} = g · J(s),   (g·J)_k = Σ_j g_j·s_j·(δ_jk − s_k)",
             _vec(vjp),
             "" if inst is None else "not computable in floating point: −t/s is infinite (see above)",
         ),
         Step(
             "fused",
             "the fused shortcut, and why the two agree",
-            f"dE/d{u} = s·Σt − t",
+            f"{d_du} = s·Σt − t",
             _vec(fused_u),
             "g_j·s_j = −t_j, so Σ_j g_j·s_j·(δ_jk − s_k) = −t_k + s_k·Σ_j t_j: the chain collapses to s·Σt − t"
             + (" (= s − t for one-hot or normalised targets)" if abs(float(np.sum(t)) - 1.0) < 1e-12 else ""),
@@ -183,31 +197,25 @@ def derivation(p: Problem) -> list[Step]:
                 "the temperature",
                 "dE/dz = (s·Σt − t) / τ",
                 _vec(fused_u / tau),
-                f"z enters the softmax as z/τ, so the chain rule contributes a factor 1/τ = {1 / tau:g}",
+                f"z enters the softmax as z/τ, so the chain rule contributes ∂(z/τ)/∂z = 1/τ = {1 / tau:g}",
             )
         )
     return steps
 
 
 def _wrong_steps(p: Problem, r: CheckReport) -> list[WrongStep]:
+    """For each mistake the user's numbers match (several when this input cannot tell them apart), the
+    step where its formula departs from the derivation; for numbers that match none, the result."""
     out: list[WrongStep] = []
     z2, tau = p.z[None], p.temperature
     right_j = core.softmax_jacobian(core.softmax(z2 / tau))[0] / tau
+    last = "temperature" if tau != 1.0 else "fused"
+    right = "(s·Σt − t) / τ" if tau != 1.0 else "s·Σt − t"
     if r.user is not None and not r.user.ok:
-        if r.user.matches:
-            m = MISTAKES[r.user.matches[0].id]
-            wrong_j = m.jacobian(z2, tau)
-            if wrong_j is not None:
-                out.append(
-                    WrongStep(
-                        "jacobian", m.id, m.jacobian_formula, _mat(wrong_j[0]), "J(s) = diag(s) − s sᵀ", _mat(right_j)
-                    )
-                )
-                out.append(WrongStep("vjp", m.id, m.formula, r.user.gradient, "g · J(s) = s·Σt − t", r.fused))
-            else:
-                out.append(WrongStep(m.step, m.id, m.formula, r.user.gradient, "s·Σt − t", r.fused))
-        else:
-            out.append(WrongStep("gradient", "", "your gradient", r.user.gradient, "s·Σt − t", r.fused))
+        for match in r.user.matches or ():
+            out.extend(_mistake_steps(match, p, r, right_j, last, right))
+        if not r.user.matches:
+            out.append(WrongStep(last, "", "your gradient", r.user.gradient, right, r.fused))
     if r.user_jacobian is not None and not r.user_jacobian.ok:
         ids = r.user_jacobian.matches
         formula = MISTAKES[ids[0]].jacobian_formula if ids else "your Jacobian"
@@ -222,3 +230,25 @@ def _wrong_steps(p: Problem, r: CheckReport) -> list[WrongStep]:
             )
         )
     return out
+
+
+def _mistake_steps(m: Match, p: Problem, r: CheckReport, right_j: np.ndarray, last: str, right: str) -> list[WrongStep]:
+    assert r.user is not None
+    entry = MISTAKES[m.id]
+    wrong_j = entry.jacobian(p.z[None], p.temperature)
+    vjp_right = f"g · J(s) = {right}" if p.temperature == 1.0 else f"g · J(s) / τ = {right}"
+    if wrong_j is not None:
+        return [
+            WrongStep(
+                "jacobian", m.id, entry.jacobian_formula, _mat(wrong_j[0]), "J(s) = diag(s) − s sᵀ", _mat(right_j)
+            ),
+            WrongStep("vjp", m.id, entry.formula, r.user.gradient, vjp_right, r.fused),
+        ]
+    if m.factor:
+        return [
+            WrongStep(
+                last, m.id, f"({right}) {m.factor}", r.user.gradient, right, r.fused, factor=m.factor, advice=m.advice
+            )
+        ]
+    step = last if entry.step == "gradient" else entry.step
+    return [WrongStep(step, m.id, entry.formula, r.user.gradient, right, r.fused)]

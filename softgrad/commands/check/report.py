@@ -46,20 +46,35 @@ class GradientVerdict:
     closest: tuple[Match, ...]
     agreement: dict[str, bool | None]
     notes: tuple[str, ...]
+    #: per element, the precision allowed on top of the tolerance (0: compared exactly)
+    precision: Vector = ()
+    #: correct verdict: mistakes that give the same numbers at this input, and that another input of the
+    #: user's conventions would tell apart
+    not_ruled_out: tuple[Match, ...] = ()
+    #: an input telling apart the ambiguous (or not ruled out) ids was looked for (``rule_out``)
+    searched: bool = False
 
     @property
     def ok(self) -> bool:
         return self.comparison.ok
 
+    @property
+    def within_precision(self) -> bool:
+        """It matches the reference only thanks to the precision the numbers were written with."""
+        return self.comparison.within_precision
+
     def to_dict(self) -> dict[str, object]:
         return {
             "gradient": json_list(self.gradient),
+            "precision": list(self.precision),
+            "within_precision": self.within_precision,
             "ok": self.ok,
             "verdict": self.verdict,
             **{k: v for k, v in self.comparison.to_dict().items() if k != "ok"},
             "matches": [m.id for m in self.matches],
             "match_details": [m.to_dict() for m in self.matches],
             "ambiguous": list(self.ambiguous),
+            "not_ruled_out": [m.id for m in self.not_ruled_out],
             "distinguishing_input": self.distinguishing_input.to_dict() if self.distinguishing_input else None,
             "closest": [m.to_dict() for m in self.closest],
             "agreement": dict(self.agreement),
@@ -77,15 +92,23 @@ class JacobianVerdict:
     matches: tuple[str, ...]
     wrong_entries: tuple[WrongEntry, ...]
     invariants: tuple[Invariant, ...]
+    #: per entry, the precision allowed on top of the tolerance (0: compared exactly)
+    precision: tuple[Vector, ...] = ()
 
     @property
     def ok(self) -> bool:
         return self.comparison.ok
 
+    @property
+    def within_precision(self) -> bool:
+        return self.comparison.within_precision
+
     def to_dict(self) -> dict[str, object]:
         return {
             "matrix": json_nested(self.matrix),
             "expected": json_nested(self.expected),
+            "precision": json_nested(self.precision),
+            "within_precision": self.within_precision,
             "ok": self.ok,
             **{k: v for k, v in self.comparison.to_dict().items() if k != "ok"},
             "matches": list(self.matches),

@@ -106,3 +106,57 @@ def test_explain_api() -> None:
     assert rep.status == "fail"
     assert not rep.ok
     assert rep.to_dict()["wrong_steps"][0]["mistake"] == "jacobian_at_logits"
+
+
+def test_explain_reports_ambiguity_as_check_does() -> None:
+    args = ("explain", "--z", "1.75", "1.75", "--t", "0", "1", "--grad", "0.25", "-0.25")
+    r = run(*args)
+    assert r.exit_code == 1
+    both = "✗ your gradient matches double_softmax and nll_on_probabilities: this input cannot tell them apart"
+    assert both in r.stdout
+    # each at the step where its formula departs: the softmax (applied twice), dE/ds (fed probabilities)
+    assert "✗ double_softmax: softmax applied twice" in r.stdout
+    assert "where it goes wrong: step 1, softmax" in r.stdout
+    assert "✗ nll_on_probabilities:" in r.stdout
+    assert "where it goes wrong: step 3, derivative of the loss with respect to s" in r.stdout
+    assert "scaled_gradient" not in r.stdout  # a generic entry, named only when nothing specific matches
+    assert "to tell them apart, compute your gradient at: softgrad check --z " in r.stdout
+    code, d = run_json(*args)
+    assert code == 1
+    steps = {w["mistake"]: w["step"] for w in d["wrong_steps"]}
+    assert steps == {"double_softmax": "softmax", "nll_on_probabilities": "dE_ds"}
+    assert set(d["user"]["ambiguous"]) == {"double_softmax", "nll_on_probabilities"}
+    assert d["user"]["distinguishing_input"]["command"].startswith("softgrad check --z ")
+
+
+def test_explain_with_a_temperature_labels_the_steps_by_z_over_tau() -> None:
+    r = run("explain", "--z", "2", "0.5", "-1", "--t", "0", "1", "0", "--temperature", "2")
+    assert r.exit_code == 0
+    assert "J(s) = ∂s/∂(z/τ) = diag(s) − s sᵀ" in r.stdout
+    assert "∂E/∂(z/τ) = g · J(s)" in r.stdout
+    assert "∂E/∂(z/τ) = s·Σt − t" in r.stdout
+    assert "dE/dz = (s·Σt − t) / τ" in r.stdout
+    assert "ds/dz/τ" not in r.stdout
+
+
+def test_explain_a_forgotten_temperature_points_at_the_temperature_step() -> None:
+    rep = explain([2, 0.5, -1], [0, 1, 0], temperature=2, grad=[0.589798, -0.721399, 0.131602], rtol=1e-5)
+    wrong = rep.to_dict()["wrong_steps"]
+    assert [(w["mistake"], w["step"]) for w in wrong] == [("missing_temperature", "temperature")]
+
+
+def test_explain_with_rounded_numbers_says_to_how_many_decimals() -> None:
+    r = run("explain", "--z", "2", "0.5", "-1", "--label", "1", "--grad", "0.7856", "-0.8247", "0.0391")
+    assert r.exit_code == 0
+    assert "✓ your gradient matches dE/dz to the 4 decimals you gave" in r.stdout
+    r = run("explain", "--z", "2", "0.5", "-1", "--label", "1", "--grad", "0", "-0.8247", "0")
+    assert r.exit_code == 1
+    assert "✗ diagonal_only to the 4 decimals you gave:" in r.stdout
+    assert "where it goes wrong: step 4, softmax Jacobian" in r.stdout
+
+
+def test_explain_a_correct_gradient_suggests_an_input_for_what_it_cannot_rule_out() -> None:
+    r = run("explain", "--z", "1.75", "1.75", "--t", "0", "1", "--grad", "0.5", "-0.5")
+    assert r.exit_code == 0
+    assert "not ruled out by this input: assumes_one_hot" in r.stdout
+    assert "to rule it out, compute your gradient at: softgrad check --z " in r.stdout
