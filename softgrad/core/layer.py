@@ -26,10 +26,14 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from softgrad.core.finite_difference import finite_difference
 from softgrad.core.formulas import EPS, Array, chained_gradient, loss_along, softmax, unstable_targets
 from softgrad.errors import InputError
+
+Mask = NDArray[np.bool_]
+Index = NDArray[np.intp]
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity")
 CONVENTIONS = ("column", "row")
@@ -237,15 +241,6 @@ def _vector(arr: Array, where: str, size: int | None, what: str) -> Array:
     return v
 
 
-def _matrix(arr: Array, where: str, shape: tuple[int | None, int | None], what: str) -> Array:
-    if arr.ndim != 2:
-        raise InputError(where, f"expected a matrix {what}, got shape {_shape(arr)}")
-    for got, want in zip(arr.shape, shape, strict=True):
-        if want is not None and got != want:
-            raise InputError(where, f"expected shape {what}, got {_shape(arr)}")
-    return arr
-
-
 def _examples(arr: Array, where: str, convention: str, width: int | None, what: str) -> tuple[Array, bool]:
     """Per-example values (row form (N, width)) and whether they were one example given as a vector."""
     if convention == "column" and arr.ndim == 2 and arr.shape[0] == 1 and width not in (None, 1):
@@ -313,9 +308,7 @@ def make_network(
     if reduction not in LAYER_REDUCTIONS:
         raise InputError(name("reduction"), f"must be one of {', '.join(LAYER_REDUCTIONS)}, got {reduction!r}")
     if reg_convention not in REG_CONVENTIONS:
-        raise InputError(
-            name("reg_convention"), f"must be one of {', '.join(REG_CONVENTIONS)}, got {reg_convention!r}"
-        )
+        raise InputError(name("reg_convention"), f"must be one of {', '.join(REG_CONVENTIONS)}, got {reg_convention!r}")
     if isinstance(reg, bool) or not isinstance(reg, (int, float)) or not np.isfinite(reg) or reg < 0:
         raise InputError(name("reg"), f"must be a finite number >= 0, got {reg!r}")
     col = convention == "column"
@@ -341,9 +334,7 @@ def make_network(
             raise InputError(name("activation"), f"must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
         wh_user = _array(W_h, name("W_h"))
         if wh_user.ndim != 2:
-            raise InputError(
-                name("W_h"), f"expected a matrix ({'H×D' if col else 'D×H'}), got shape {_shape(wh_user)}"
-            )
+            raise InputError(name("W_h"), f"expected a matrix ({'H×D' if col else 'D×H'}), got shape {_shape(wh_user)}")
         w_h = wh_user.T if col else wh_user
         if w_h.shape[1] != h:
             want = f"H×D with H = {h}" if col else f"D×H with H = {h}"
@@ -379,9 +370,7 @@ def make_network(
     )
 
 
-def _targets(
-    t: Any, label: Any, name: Callable[[str], str], convention: str, n: int, k: int, single: bool
-) -> Array:
+def _targets(t: Any, label: Any, name: Callable[[str], str], convention: str, n: int, k: int, single: bool) -> Array:
     if (t is None) == (label is None):
         raise InputError(name("t"), f"give the targets with {name('t')} or class indices with {name('label')}")
     if label is not None:
@@ -460,7 +449,9 @@ def forward(net: Network) -> Forward:
     """``z_h = a_in W_h + b_h``, ``a = σ(z_h)``, ``z = a W + b``, ``s = softmax(z)``, the loss."""
     z_h = None
     if net.hidden:
-        assert net.a_in is not None and net.W_h is not None and net.activation is not None
+        assert net.a_in is not None
+        assert net.W_h is not None
+        assert net.activation is not None
         z_h = net.a_in @ net.W_h + (0.0 if net.b_h is None else net.b_h)
     z = net.a @ net.W + (0.0 if net.b is None else net.b)
     losses = loss_along(z, net.t, -1)
@@ -501,7 +492,10 @@ def backward(
         out = Gradients(dl, dW, db, d_a)
         if not net.hidden:
             return out
-        assert net.a_in is not None and net.W_h is not None and net.activation is not None and fwd.z_h is not None
+        assert net.a_in is not None
+        assert net.W_h is not None
+        assert net.activation is not None
+        assert fwd.z_h is not None
         sp = sigma_prime(net.activation, fwd.z_h) if sigma_prime_value is None else sigma_prime_value
         dh = d_a * sp if delta_h is None else np.broadcast_to(delta_h, (net.n, net.h))
         dW_h = net.a_in.T @ dh + 2.0 * net.reg_coef * net.W_h
@@ -563,7 +557,7 @@ class Chained:
 
     gradients: Gradients
     #: per example: the chain through −t/s cannot be evaluated (a probability a target needs underflows)
-    unstable_rows: Array
+    unstable_rows: Mask
     #: quantities whose explicit tensor was too large to build
     skipped: tuple[str, ...]
 
@@ -586,7 +580,10 @@ def chained(net: Network, dtype: str = "float64") -> Chained:
         da = np.einsum("nk,kh->nh", delta, jac_za)
         if not net.hidden:
             return Chained(Gradients(delta, dW, db, da), unstable, tuple(skipped))
-        assert net.a_in is not None and net.W_h is not None and net.activation is not None and fwd.z_h is not None
+        assert net.a_in is not None
+        assert net.W_h is not None
+        assert net.activation is not None
+        assert fwd.z_h is not None
         sp = sigma_prime(net.activation, fwd.z_h)
         dh = _through_diagonal(da, sp)
         dW_h = _through_weight_tensor(dh, net.a_in)
@@ -631,25 +628,26 @@ class ParamFD:
 
     value: Array
     error: Array
-    checked: Array
-    kinks: Array
+    checked: Mask
+    kinks: Mask
 
     @property
     def sampled(self) -> bool:
         return not bool(np.all(self.checked))
 
 
-def _fd_result(shape: tuple[int, ...]) -> tuple[Array, Array, Array, Array]:
+def _fd_result(shape: tuple[int, ...]) -> tuple[Array, Array, Mask, Mask]:
     return np.full(shape, np.nan), np.full(shape, np.inf), np.zeros(shape, bool), np.zeros(shape, bool)
 
 
-def _sample(size: int, cost_per_entry: int, seed: int) -> Array:
+def _sample(size: int, cost_per_entry: int, seed: int) -> Index:
     """Flat indices to difference: all of them, or a seeded sample within :data:`FD_BUDGET`."""
     allowed = max(FD_MIN_ENTRIES, FD_BUDGET // max(1, cost_per_entry))
     if size <= allowed:
         return np.arange(size)
     rng = np.random.default_rng(seed)
-    return np.sort(rng.choice(size, allowed, replace=False))
+    out: Index = np.sort(rng.choice(size, allowed, replace=False))
+    return out
 
 
 def fd_loss(
@@ -814,18 +812,19 @@ def _fd_activations(net: Network, fwd: Forward) -> ParamFD:
     return ParamFD(value, error, np.ones(net.a.shape, bool), np.zeros(net.a.shape, bool))
 
 
-def _relu_kinks(net: Network, z_h: Array, move: Array) -> Array:
+def _relu_kinks(net: Network, z_h: Array, move: Array) -> Mask:
     """Where ``z_h ± 2·move`` crosses the kink of relu (the one-sided slopes differ: no derivative there)."""
     if net.activation != "relu":
         return np.zeros(np.broadcast_shapes(z_h.shape, move.shape), bool)
     reach = 2 * np.abs(move)
-    out: Array = (reach > 0) & (z_h - reach <= 0) & (z_h + reach >= 0)
+    out: Mask = (reach > 0) & (z_h - reach <= 0) & (z_h + reach >= 0)
     return out
 
 
 def _fd_pre_activations(net: Network, fwd: Forward) -> ParamFD:
     """δ_h[n, g] = ∂L/∂z_h[n, g]: z_h[n, g] + c·h changes a[n, g] through σ, and z[n, :] with it."""
-    assert fwd.z_h is not None and net.activation is not None
+    assert fwd.z_h is not None
+    assert net.activation is not None
     z_h = fwd.z_h
     h = fd_steps(z_h)
     value, error = np.empty(z_h.shape), np.empty(z_h.shape)
@@ -843,7 +842,10 @@ def _fd_pre_activations(net: Network, fwd: Forward) -> ParamFD:
 def _fd_hidden(net: Network, fwd: Forward, seed: int, *, bias: bool) -> ParamFD:
     """∂L/∂W_h[d, g] (or ∂L/∂b_h[g]): the entry + c·h moves z_h[:, g] by c·h·a_in[:, d] (or c·h), a[:, g]
     through σ, and z by the change of a[:, g] times W[g, :]."""
-    assert net.a_in is not None and net.W_h is not None and net.activation is not None and fwd.z_h is not None
+    assert net.a_in is not None
+    assert net.W_h is not None
+    assert net.activation is not None
+    assert fwd.z_h is not None
     param = net.b_h if bias else net.W_h
     assert param is not None
     value, error, checked, kinks = _fd_result(param.shape)
