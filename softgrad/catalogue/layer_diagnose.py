@@ -341,8 +341,10 @@ def layer_distinguishing_input(
         if right is None:
             return None
         ref_user = user_layout(other, name, right)
-        found = layer_candidates(other, fwd, ref)
-        by_key = {c.key: c for c in found} | {c.id: c for c in found if c.scale is None}
+        by_key: dict[str, LayerCandidate] = {}
+        for c in layer_candidates(other, fwd, ref):
+            by_key.setdefault(c.key, c)
+            by_key.setdefault(c.id, c)
         if any(k not in by_key for k in wanted):
             continue
         values = [candidate_value(other, by_key[k], name, ref_user) for k in wanted]
