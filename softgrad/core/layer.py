@@ -405,18 +405,19 @@ def _targets(t: Any, label: Any, name: Callable[[str], str], convention: str, n:
 # layouts
 
 
-def user_layout(net: Network, name: str, value: Array) -> Array:
+def user_layout(net: Network, name: str, value: NDArray[Any]) -> NDArray[Any]:
     """A quantity (row form) laid out as the user's convention lays it out."""
     if net.convention == "row":
         return value
-    if name in PER_EXAMPLE or name in ("z", "s", "z_h", "a", "t", "a_in"):
+    per_example = name in PER_EXAMPLE or name in ("z", "s", "z_h", "a", "t", "a_in")
+    if per_example or (name in ("db", "db_h") and value.ndim == 2):  # a bias gradient per example
         return value[0] if net.single and value.ndim == 2 and value.shape[0] == 1 else value.T
     if name in WEIGHTS or name in ("W", "W_h"):
         return value.T
     return value
 
 
-def internal_layout(net: Network, name: str, value: Array) -> Array:
+def internal_layout(net: Network, name: str, value: NDArray[Any]) -> NDArray[Any]:
     """The inverse of :func:`user_layout`, for arrays of the user's shape."""
     if net.convention == "row":
         return value

@@ -386,8 +386,8 @@ def _fd_value(
     p = fd.params[q]
     value = user_layout(net, q, p.value)
     error = user_layout(net, q, p.error)
-    checked: Mask = np.asarray(user_layout(net, q, p.checked), dtype=bool)
-    kinks: Mask = np.asarray(user_layout(net, q, p.kinks), dtype=bool)
+    checked: Mask = user_layout(net, q, p.checked)
+    kinks: Mask = user_layout(net, q, p.kinks)
     finite = np.isfinite(value) & np.isfinite(error)
     uncertain = checked & finite & ~kinks & (error > _fd_limit(ref_u))
     usable = checked & finite & ~kinks & ~uncertain
