@@ -20,6 +20,7 @@ Examples:
   softgrad explain --z 1.75 1.75 --t 0 1
   softgrad explain --z 1.75 1.75 --t 0 1 --grad 6.125 2.625
   softgrad explain --z 1.75 1.75 --t 0 1 --jacobian -1.3125 -3.0625 -3.0625 -1.3125
+  softgrad explain --case samples/layer/hidden_layer.json     # a layer case: see softgrad layer --explain
 """
 
 
@@ -31,6 +32,12 @@ def explain_cmd(fmt: str, output: str | None, no_color: bool, **inputs: Any) -> 
     from softgrad.inputs.values import problem_from_options
     from softgrad.render.explain_doc import explain_document
 
+    if inputs["case"]:
+        from softgrad.cli.layer import explain_layer_case
+
+        code = explain_layer_case(inputs, fmt, output, no_color)
+        if code is not None:
+            return code
     problem, sources = problem_from_options(**inputs)
     report = explain(problem, rtol=inputs["rtol"], atol=inputs["atol"])
     emit(report.to_dict(), lambda: explain_document(report), fmt, output, no_color, sources)
