@@ -64,7 +64,7 @@ FD_BLOCK = 1 << 22
 def sigma(name: str, x: Array) -> Array:
     """The activation σ, element-wise (a stable logistic function for ``sigmoid``)."""
     if name == "sigmoid":
-        with np.errstate(over="ignore"):
+        with np.errstate(over="ignore", under="ignore"):
             e = np.exp(-np.abs(x))
         out: Array = np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
         return out
@@ -393,7 +393,8 @@ def _targets(t: Any, label: Any, name: Callable[[str], str], convention: str, n:
     else:
         rows, _ = _examples(arr, name("t"), convention, k, f"K = {k} targets")
         if rows.shape[0] != n:
-            raise InputError(name("t"), f"has {rows.shape[0]} examples but the input has {n}")
+            got = rows.shape[0]
+            raise InputError(name("t"), f"has {got} example{'s' if got != 1 else ''} but the input has {n}")
     neg = np.argwhere(rows < 0)
     if neg.size:
         i, j = (int(x) for x in neg[0])
