@@ -68,10 +68,7 @@ def networks(draw: st.DrawFn) -> L.Network:
     b_h = rng.normal(0, 0.5, h) if draw(st.booleans()) else None
     w = rng.normal(0, 1, (h, k))
     b = rng.normal(0, 0.5, k) if draw(st.booleans()) else None
-    if draw(st.booleans()):
-        t = np.eye(k)[rng.integers(0, k, n)]
-    else:
-        t = rng.uniform(0, 2, (n, k))
+    t = np.eye(k)[rng.integers(0, k, n)] if draw(st.booleans()) else rng.uniform(0, 2, (n, k))
     if hidden and activation == "relu":
         z_h = x @ w_h + (0 if b_h is None else b_h)
         x = np.where(np.abs(z_h).min() < 1e-3, x + 0.01, x)  # keep off the kink (tested on its own)
