@@ -186,12 +186,13 @@ def layer_document(r: LayerReport) -> Document:
         if q.user is not None:
             doc.append(line(""))
             doc.extend(_user(q, q.user))
-    if r.diagnosis and sum(1 for q in r.quantities if q.user is not None and not q.user.ok) > 1:
+    if r.diagnosis and sum(1 for q in r.quantities if q.user is not None) > 1:
         doc.append(line(""))
-        doc.append(line("diagnosis:"))
+        doc.append(line("diagnosis (over every quantity you gave):"))
         for d in r.diagnosis:
             labels = ", ".join(r.quantity(x).label for x in d.quantities)
-            doc.append(line("  ", Cell(d.id, "bad"), f" explains {labels}: {MISTAKES[d.id].title}"))
+            but = "" if d.consistent else Cell("  (but it would change another of yours, which is right)", "dim")
+            doc.append(line("  ", Cell(d.id, "bad"), f" explains your {labels}: {MISTAKES[d.id].title}", but))
     doc.append(line(""))
     style = {"pass": "ok", "fail": "bad", "unstable": "warn"}[r.status]
     reason = f"  ({', '.join(r.failures)} failed)" if r.failures else ""

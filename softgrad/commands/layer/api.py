@@ -8,10 +8,12 @@ from typing import Any
 
 import numpy as np
 
-from softgrad.catalogue.diagnose import Match
+from softgrad.catalogue.diagnose import Match, match_ratio
 from softgrad.catalogue.layer_diagnose import (
     LayerCandidate,
     LayerInput,
+    candidate_value,
+    comparable,
     conform,
     layer_candidates,
     layer_distinguishing_input,
@@ -325,7 +327,7 @@ def _report(
         fd_note=fd_note,
         unstable=tuple(unstable),
         failures=tuple(failures),
-        diagnosis=_diagnosis(checks, candidates),
+        diagnosis=_diagnosis(net, checks, candidates, users, tol),
     )
 
 
@@ -519,9 +521,16 @@ def _diagnose(
     )
 
 
-def _diagnosis(checks: list[QuantityCheck], candidates: list[LayerCandidate]) -> tuple[Diagnosis, ...]:
-    """The ids that reproduce the user's wrong quantities: those explaining the most first, then in the
-    registry's order."""
+def _diagnosis(
+    net: Network,
+    checks: list[QuantityCheck],
+    candidates: list[LayerCandidate],
+    users: dict[str, Array],
+    tol: Tolerance,
+) -> tuple[Diagnosis, ...]:
+    """The ids that reproduce the user's wrong quantities: first those consistent with every quantity the
+    user gave (the right ones too: a mistake that would also change a quantity the user has right is less
+    likely), then those explaining the most, then in the registry's order."""
     via = {c.id: c.via for c in candidates}
     found: dict[str, list[str]] = {}
     for q in checks:
@@ -529,6 +538,13 @@ def _diagnosis(checks: list[QuantityCheck], candidates: list[LayerCandidate]) ->
             continue
         for m in q.user.matches:
             found.setdefault(m.id, []).append(q.name)
+    refs = {q.name: np.array(q.reference, dtype=np.float64) for q in checks}
+
+    def agrees(c: LayerCandidate, q: str) -> bool:
+        mine = comparable(users[q], candidate_value(net, c, q, refs[q]))
+        return mine is not None and bool(match_ratio(users[q].reshape(1, -1), mine.reshape(1, -1), tol)[0] <= 1.0)
+
+    consistent = {i: any(all(agrees(c, q) for q in users) for c in candidates if c.id == i) for i in found}
     order = list(MISTAKES)
-    ranked = sorted(found, key=lambda i: (-len(found[i]), order.index(i)))
-    return tuple(Diagnosis(i, tuple(found[i]), via.get(i, "layer")) for i in ranked)
+    ranked = sorted(found, key=lambda i: (not consistent[i], -len(found[i]), order.index(i)))
+    return tuple(Diagnosis(i, tuple(found[i]), via.get(i, "layer"), consistent[i]) for i in ranked)

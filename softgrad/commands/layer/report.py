@@ -133,9 +133,16 @@ class Diagnosis:
     quantities: tuple[str, ...]
     #: ``"layer"`` (a layer entry) or ``"delta"`` (a dE/dz entry carried through the backward pass)
     via: str
+    #: it reproduces every quantity the user gave, the right ones too
+    consistent: bool = True
 
     def to_dict(self) -> dict[str, object]:
-        return {"id": self.id, "quantities": list(self.quantities), "via": self.via}
+        return {
+            "id": self.id,
+            "quantities": list(self.quantities),
+            "via": self.via,
+            "consistent": self.consistent,
+        }
 
 
 @dataclass(frozen=True)
