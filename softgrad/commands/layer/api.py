@@ -182,10 +182,12 @@ def _user_array(net: Network, name: str, value: Any, where: str, candidates: lis
     """The user's value of a quantity, in the user's layout: the quantity's shape (singleton axes aside), or
     the shape a catalogued mistake gives it (a transposed weight gradient, a per-example bias gradient)."""
     if name not in net.quantities():
-        why = {
-            "db": "the layer has no bias (give b)",
-            "db_h": "the hidden layer has no bias (give b_h)",
-        }.get(name, "there is no hidden layer (give a_in, W_h and an activation)")
+        if name == "db":
+            why = "the layer has no bias (give b)"
+        elif net.hidden:
+            why = "the hidden layer has no bias (give b_h)"
+        else:
+            why = "there is no hidden layer (give a_in, W_h and an activation)"
         raise InputError(where, f"{LABELS[name]} was given but {why}")
     try:
         arr = np.array(value, dtype=np.float64)

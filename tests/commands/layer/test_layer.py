@@ -1,0 +1,219 @@
+"""`softgrad.check_layer` and `softgrad.explain_layer`: the worked example, both conventions, the user's
+numbers, the derivation step by step and the step where the user's numbers went off."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from softgrad import InputError, check_layer, explain_layer
+from softgrad.core import layer as L
+from softgrad.core.numbers import nested
+
+WORKED = {"a": [1, -0.5], "W": [[2, 0.5], [2, 0.5]], "b": [0, 0], "t": [0, 1]}
+HIDDEN = {
+    "a_in": [1.0, -2.0, 0.5],
+    "W_h": [[0.3, -0.1, 0.8], [-0.5, 0.4, 0.2]],
+    "b_h": [0.1, -0.2],
+    "activation": "sigmoid",
+    "W": [[0.7, -1.2], [0.4, 0.9], [-0.3, 0.5]],
+    "b": [0.05, -0.1, 0.2],
+    "label": 2,
+}
+
+
+def test_worked_example() -> None:
+    r = check_layer(**WORKED)  # type: ignore[arg-type]
+    assert r.status == "pass"
+    assert r.forward["z"] == (1.75, 1.75)
+    assert r.forward["s"] == (0.5, 0.5)
+    assert math.isclose(r.loss, math.log(2))
+    assert r.quantity("delta").reference == (0.5, -0.5)
+    dW = r.quantity("dW")
+    assert dW.reference == ((0.5, -0.25), (-0.5, 0.25))
+    assert dW.chained == ((0.5, -0.25), (-0.5, 0.25))
+    assert dW.formula == "δ aᵀ"
+    assert [(m.id, m.value, m.differs) for m in dW.mistakes] == [("dW_transposed", ((0.5, -0.5), (-0.25, 0.25)), True)]
+    assert r.quantity("db").reference == (0.5, -0.5)
+    assert [q.name for q in r.quantities] == ["delta", "dW", "db", "da"]
+    assert all(c.ok for q in r.quantities for c in q.comparisons.values())
+
+
+def test_worked_example_of_the_issue_command() -> None:
+    r = check_layer([1, -0.5], [[0.2, 0.4], [0.1, -0.3]], [0, 0], [0, 1])
+    assert r.forward["z"] == (0.0, 0.25)
+    assert r.status == "pass"
+
+
+def test_user_numbers_right_and_wrong() -> None:
+    right = check_layer(**WORKED, dW=[[0.5, -0.25], [-0.5, 0.25]], db=[0.5, -0.5], delta=[0.5, -0.5])  # type: ignore[arg-type]
+    assert right.status == "pass"
+    assert right.failures == ()
+    wrong = check_layer(**WORKED, dW=[[0.5, -0.5], [-0.25, 0.25]])  # type: ignore[arg-type]
+    assert wrong.status == "fail"
+    assert wrong.failures == ("your ∂L/∂W",)
+    u = wrong.quantity("dW").user
+    assert u is not None
+    assert u.verdict == "mistake"
+    assert u.comparison.worst == (0, 1)
+    assert u.comparison.max_abs_err == 0.25
+    assert wrong.diagnosis[0].id == "dW_transposed"
+
+
+def test_json_is_the_report() -> None:
+    r = check_layer(**WORKED, dW=[[0.5, -0.5], [-0.25, 0.25]])  # type: ignore[arg-type]
+    d = json.loads(json.dumps(r.to_dict()))
+    assert d["status"] == "fail"
+    assert d["input"]["convention"] == "column"
+    assert d["input"]["W"] == [[2.0, 0.5], [2.0, 0.5]]
+    assert (d["input"]["n"], d["input"]["h"], d["input"]["k"]) == (1, 2, 2)
+    q = d["quantities"]["dW"]
+    assert q["reference"] == [[0.5, -0.25], [-0.5, 0.25]]
+    assert q["shape"] == [2, 2]
+    assert q["comparisons"]["finite_difference"]["ok"] is True
+    assert q["user"]["matches"] == ["dW_transposed"]
+    assert q["user"]["comparison"]["worst"] == [0, 1]
+    assert d["diagnosis"] == [{"id": "dW_transposed", "quantities": ["dW"], "via": "layer", "consistent": True}]
+    assert d["input"]["command"].startswith("softgrad layer --a 1 -0.5 --W '[[2, 0.5], [2, 0.5]]'")
+
+
+def test_row_convention_batch_with_regulariser_mean_and_sum() -> None:
+    rng = np.random.default_rng(8)
+    A, W, b = rng.normal(size=(5, 3)), rng.normal(size=(3, 4)), rng.normal(size=4)
+    y = [0, 3, 1, 1, 2]
+    for reduction in ("mean", "sum"):
+        for reg_convention in ("full", "half"):
+            net = L.make_network(A, W, b, None, label=y, convention="row", reduction=reduction, reg=0.2,
+                                 reg_convention=reg_convention)  # fmt: skip
+            right = L.analytic(net)
+            r = check_layer(A, W, b, label=y, convention="row", reduction=reduction, reg=0.2,
+                            reg_convention=reg_convention, dW=right.dW, db=right.db, delta=right.delta)  # fmt: skip
+            assert r.status == "pass", (reduction, reg_convention)
+            assert r.quantity("dW").formula == ("Aᵀ Δ + 2·reg·W" if reg_convention == "full" else "Aᵀ Δ + reg·W")
+    wrong = check_layer(A, W, b, label=y, convention="row", reg=0.2, dW=L.analytic(net).dW)
+    assert wrong.status == "fail"  # a sum's gradient where the mean was meant
+
+
+def test_column_convention_with_examples_as_columns() -> None:
+    rng = np.random.default_rng(2)
+    a, W = rng.normal(size=(3, 4)), rng.normal(size=(2, 3))  # H = 3, N = 4, K = 2
+    r = check_layer(a, W, None, label=[0, 1, 1, 0])
+    assert r.quantity("delta").shape == (2, 4)
+    assert r.quantity("dW").shape == (2, 3)
+    assert r.quantity("dW").formula == "Δ Aᵀ"
+    delta = np.array(r.quantity("delta").reference)
+    assert np.allclose(np.array(r.quantity("dW").reference), delta @ a.T)
+    assert r.status == "pass"
+
+
+def test_hidden_layer_every_quantity_right_passes() -> None:
+    r = check_layer(**HIDDEN)  # type: ignore[arg-type]
+    assert [q.name for q in r.quantities] == ["delta", "dW", "db", "da", "delta_h", "dW_h", "db_h"]
+    given = {q.name: q.reference for q in r.quantities}
+    r2 = check_layer(**HIDDEN, **given)  # type: ignore[arg-type]
+    assert r2.status == "pass"
+    assert all(q.user is not None and q.user.verdict == "correct" for q in r2.quantities)
+
+
+def test_rounded_numbers_pass_with_a_looser_tolerance_and_get_a_hint_without() -> None:
+    rounded = np.round(np.array(check_layer(**HIDDEN).quantity("dW_h").reference), 4)  # type: ignore[arg-type]
+    strict = check_layer(**HIDDEN, dW_h=rounded)  # type: ignore[arg-type]
+    assert strict.status == "fail"
+    assert any("within 0.1%" in n for n in strict.quantity("dW_h").user.notes)  # type: ignore[union-attr]
+    assert check_layer(**HIDDEN, dW_h=rounded, rtol=1e-3, atol=1e-4).status == "pass"  # type: ignore[arg-type]
+
+
+def test_relu_at_its_kink_is_unstable_not_failed() -> None:
+    r = check_layer(None, [[1.0, 2.0], [0.5, -1.0]], None, [0.0, 1.0], a_in=[1.0, 1.0],
+                    W_h=[[1.0, -1.0], [0.5, 0.5]], activation="relu")  # fmt: skip
+    assert r.status == "unstable"
+    assert any("relu's kink" in u for u in r.unstable)
+    assert r.ok
+
+
+def test_underflowing_probability_makes_the_chain_unstable_not_failed() -> None:
+    r = check_layer([1.0], [[0.0], [-800.0]], None, [0.0, 1.0])
+    assert r.status == "unstable"
+    assert any("underflows" in u for u in r.unstable)
+    assert r.quantity("dW").chained is None
+    assert r.quantity("dW").reference == ((1.0,), (-1.0,))
+
+
+def test_nonfinite_user_numbers_are_diagnosed_not_refused() -> None:
+    r = check_layer(**WORKED, dW=[[float("nan"), 0], [0, 0]])  # type: ignore[arg-type]
+    assert r.status == "fail"
+    assert any("NaN" in n for n in r.quantity("dW").user.notes)  # type: ignore[union-attr]
+    assert json.loads(json.dumps(r.to_dict()))["quantities"]["dW"]["user"]["value"][0][0] is None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "where", "message"),
+    [
+        ({**WORKED, "dW": [[1, 2, 3]]}, "dW", "expected shape 2×2 (K×H, the shape of W)"),
+        ({**WORKED, "db_h": [1, 2]}, "db_h", "there is no hidden layer"),
+        ({**WORKED, "b": None, "db": [1, 2]}, "db", "the layer has no bias"),
+        ({**WORKED, "dtype": "float16"}, "dtype", "must be one of float64, float32"),
+        ({**WORKED, "convention": "columns"}, "convention", "must be one of column, row"),
+        ({**WORKED, "rtol": -1}, "rtol", "finite number >= 0"),
+    ],
+)
+def test_bad_input_names_the_quantity(kwargs: dict[str, object], where: str, message: str) -> None:
+    with pytest.raises(InputError) as info:
+        check_layer(**kwargs)  # type: ignore[arg-type]
+    assert info.value.where == where
+    assert message in info.value.message
+
+
+def test_names_say_where_an_input_came_from() -> None:
+    with pytest.raises(InputError) as info:
+        check_layer(**{**WORKED, "a": [1, 2, 3]}, names={"a": "case.json: key 'a'"})  # type: ignore[arg-type]
+    assert info.value.where == "case.json: key 'a'"
+
+
+def test_explain_steps_in_the_order_of_the_derivation() -> None:
+    ex = explain_layer(**HIDDEN)
+    assert ex.status == "pass"
+    assert [s.id for s in ex.steps] == [
+        "hidden", "activation", "logits", "softmax", "loss", "delta", "dW", "db", "da", "sigma_prime", "delta_h",
+        "dW_h", "db_h",
+    ]  # fmt: skip
+    refs = {s.id: s.ref for s in ex.steps}
+    assert (refs["delta"], refs["dW"], refs["da"], refs["delta_h"], refs["dW_h"]) == (
+        "EqA1.1", "EqA1", "EqMagic", "EqA.2.1", "EqA.2",
+    )  # fmt: skip
+    delta_h = next(s for s in ex.steps if s.id == "delta_h")
+    assert "⊙ σ′(z_h)" in delta_h.formula
+    assert "Hadamard" in delta_h.note
+    assert ex.wrong_steps == ()
+
+
+def test_explain_a_wrong_delta_h_shows_sigma_prime_beside_the_right_one() -> None:
+    r = check_layer(**HIDDEN)  # type: ignore[arg-type]
+    net = r.input.net
+    fwd, ref = L.forward(net), L.backward(net, L.forward(net))
+    from softgrad import MISTAKES
+
+    wrong = MISTAKES["sigma_prime_at_activation"].layer_values(net, fwd, ref)
+    assert wrong is not None
+    ex = explain_layer(**HIDDEN, delta_h=nested(L.user_layout(net, "delta_h", wrong["delta_h"])))
+    assert ex.status == "fail"
+    first, then = ex.wrong_steps
+    assert (first.step, first.mistake) == ("sigma_prime", "sigma_prime_at_activation")
+    a = np.array(r.forward["a"])
+    assert np.allclose(first.wrong_value, a * (1 - a) * 0 + L.sigma_prime("sigmoid", a))  # type: ignore[arg-type]
+    z_h = np.array(r.forward["z_h"])
+    assert np.allclose(first.right_value, L.sigma_prime("sigmoid", z_h))  # type: ignore[arg-type]
+    assert (then.step, then.wrong_formula) == ("delta_h", "your δ_h")
+    assert then.right_value == r.quantity("delta_h").reference
+
+
+def test_explain_a_number_that_matches_nothing_shows_it_beside_the_right_one() -> None:
+    ex = explain_layer(**WORKED, dW=[[1, 2], [3, 4]])  # type: ignore[arg-type]
+    (w,) = ex.wrong_steps
+    assert (w.step, w.mistake, w.wrong_value) == ("dW", "", ((1.0, 2.0), (3.0, 4.0)))
+    d = ex.to_dict()
+    assert d["wrong_steps"][0]["mistake"] is None
+    assert d["status"] == "fail"
