@@ -42,7 +42,10 @@ def parse_array_text(text: str, where: str, *, finite: bool = True) -> Any:
 
     def number(tok: str) -> float:
         count[0] += 1
-        return parse_number(tok, f"{where}: value {count[0]}", finite=finite)
+        try:
+            return parse_number(tok, where, finite=finite)
+        except InputError as exc:  # the place stays the quantity (the CLI names its option)
+            raise InputError(where, f"value {count[0]}: {exc.message}") from None
 
     if any(t in "[(" for t in tokens):
         pos, value = _nested(tokens, 0, where, number)
@@ -120,7 +123,7 @@ def parse_labels(values: Iterable[str], where: str) -> list[int]:
     flat = parse_array_text(" ".join(values), where)
     for i, v in enumerate(np.ravel(np.array(flat, dtype=np.float64)).tolist(), start=1):
         if not float(v).is_integer():
-            raise InputError(f"{where}: value {i}", f"{v!r} is not a class index (a whole number)")
+            raise InputError(where, f"value {i}: {v!r} is not a class index (a whole number)")
         out.append(int(v))
     return out
 

@@ -118,7 +118,7 @@ def _blocks(q: QuantityCheck) -> list[tuple[str, Nested | None, str]]:
 
 
 def _quantity(q: QuantityCheck) -> Document:
-    doc: Document = [line(Cell(f"{q.label} = {q.formula}", "bold"), Cell(f"   ({_shape_text(q.shape)})", "dim"))]
+    doc: Document = [line(Cell(f"{q.label} = {q.formula}", "bold"), Cell(f"   (shape {_shape_text(q.shape)})", "dim"))]
     blocks = [[title, *("  " + t for t in value_text(value))] for title, value, _ in _blocks(q)]
     merged = blocks[0]
     for b in blocks[1:]:

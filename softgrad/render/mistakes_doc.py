@@ -18,14 +18,8 @@ def catalogue_document(entries: Sequence[Mistake]) -> Document:
         line(Cell("notation: s = softmax(z), g = −t/s, J(x) = diag(x) − x xᵀ, S = Σt", "dim")),
     ]
     if any(m.scope == "layer" for m in entries):
-        doc.append(
-            line(
-                Cell(
-                    "layer entries: z = W a + b, δ = ∂L/∂z, a_h = σ(z_h), δ_h = (Wᵀ δ) ⊙ σ′(z_h) (softgrad layer)",
-                    "dim",
-                )
-            )
-        )
+        layer = "layer entries (softgrad layer): z = W a + b, δ = ∂L/∂z, a_h = σ(z_h), δ_h = (Wᵀ δ) ⊙ σ′(z_h)"
+        doc.append(line(Cell(layer, "dim")))
     doc.append(line(Cell("details and numbers: softgrad mistakes ID [--z ... --t ...]", "dim")))
     return doc
 
