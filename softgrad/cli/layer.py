@@ -27,7 +27,7 @@ Examples:
   softgrad layer --a 1 -0.5 --W "[[2, 0.5], [2, 0.5]]" --b 0 0 --t 0 1
   softgrad layer --a 1 -0.5 --W "[[2, 0.5], [2, 0.5]]" --b 0 0 --t 0 1 --dW "[[0.5, -0.5], [-0.25, 0.25]]"
   softgrad layer --case samples/layer/hidden_layer.json --explain
-  softgrad layer --case batch.npz --convention row --reduction mean --reg 0.1
+  softgrad layer --case samples/layer/course_batch.npz --reg 0.1 --format json
 """
 
 
@@ -57,18 +57,18 @@ class LayerCommand(NumbersCommand):
 
 #: (option, key, help) of every array option.
 ARRAYS = (
-    ("--a", "a", "The output layer's input a: H numbers (column), or N×H rows (row convention)."),
+    ("--a", "a", "The output layer's input a: H numbers (column), or N×H rows (row), e.g. --a 1 -0.5."),
     ("--W", "W", 'Its weights: K×H (column) or H×K (row), e.g. "[[0.2, 0.4], [0.1, -0.3]]".'),
-    ("--b", "b", "Its bias: K numbers (optional: no bias without it)."),
-    ("--t", "t", "Targets: K numbers (one example), or one row (column) per example; >= 0."),
-    ("--a-in", "a_in", "Hidden layer: its input a_in (D numbers, or one row/column per example); a = σ(z_h)."),
-    ("--W-h", "W_h", "Hidden layer: its weights W_h, H×D (column) or D×H (row)."),
-    ("--b-h", "b_h", "Hidden layer: its bias b_h, H numbers (optional)."),
+    ("--b", "b", "Its bias: K numbers, e.g. --b 0 0 (optional: no bias without it)."),
+    ("--t", "t", "Targets >= 0: K numbers (one example), or one row (column) per example, e.g. --t 0 1."),
+    ("--a-in", "a_in", "Hidden layer: its input a_in (D numbers, or one row/column per example), e.g. --a-in 1 -2."),
+    ("--W-h", "W_h", 'Hidden layer: its weights W_h, H×D (column) or D×H (row), e.g. --W-h "[[0.3, -0.1]]".'),
+    ("--b-h", "b_h", "Hidden layer: its bias b_h, H numbers (optional), e.g. --b-h 0.1."),
     ("--delta", "delta", "Your δ = ∂L/∂z (the shape of z; with the 1/N of a mean)."),
-    ("--dW", "dW", "Your ∂L/∂W (the shape of W)."),
-    ("--db", "db", "Your ∂L/∂b (the shape of b)."),
+    ("--dW", "dW", 'Your ∂L/∂W (the shape of W), e.g. --dW "[[0.5, -0.25], [-0.5, 0.25]]".'),
+    ("--db", "db", "Your ∂L/∂b (the shape of b), e.g. --db 0.5 -0.5."),
     ("--da", "da", "Your ∂L/∂a (the shape of a)."),
-    ("--delta-h", "delta_h", "Your δ_h = ∂L/∂z_h."),
+    ("--delta-h", "delta_h", "Your δ_h = ∂L/∂z_h (the shape of z_h), e.g. --delta-h 0.12 -0.07."),
     ("--dW-h", "dW_h", "Your ∂L/∂W_h (the shape of W_h)."),
     ("--db-h", "db_h", "Your ∂L/∂b_h (the shape of b_h)."),
 )
@@ -83,7 +83,11 @@ def _array_options(f: Any) -> Any:
 @click.command("layer", cls=LayerCommand, help=HELP)
 @_array_options
 @click.option(
-    "--label", "label", multiple=True, metavar="I ...", help="Class indices instead of --t (one per example)."
+    "--label",
+    "label",
+    multiple=True,
+    metavar="I ...",
+    help="Class indices instead of --t, one per example, e.g. --label 1 or --label 2 0 1.",
 )
 @click.option(
     "--case",
@@ -92,7 +96,7 @@ def _array_options(f: Any) -> Any:
     "delta, dW, db, da, delta_h, dW_h, db_h; convention, reduction, reg, reg_convention — or an .npz with "
     "those arrays. Options on the command line take precedence.",
 )
-@click.option("--activation", type=click.Choice(ACTIVATIONS), help="The hidden layer's σ.")
+@click.option("--activation", type=click.Choice(ACTIVATIONS), help="The hidden layer's σ, e.g. --activation relu.")
 @click.option(
     "--convention",
     type=click.Choice(CONVENTIONS),
@@ -103,7 +107,12 @@ def _array_options(f: Any) -> Any:
     type=click.Choice(LAYER_REDUCTIONS),
     help="The loss over several examples: their mean [default] or sum.",
 )
-@click.option("--reg", type=float, metavar="R", help="L2 regularisation strength on the weights (W, W_h) [default: 0].")
+@click.option(
+    "--reg",
+    type=float,
+    metavar="R",
+    help="L2 regularisation strength on the weights W, W_h, e.g. --reg 0.1 [default: 0].",
+)
 @click.option(
     "--reg-convention",
     "reg_convention",

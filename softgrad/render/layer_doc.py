@@ -175,7 +175,8 @@ def layer_document(r: LayerReport) -> Document:
         doc.append(line(Cell("unstable: ", "warn"), reason))
     for q in r.quantities:
         for m in q.mistakes:
-            if m.differs and (q.user is None or m.id not in {x.id for x in q.user.matches}):
+            small = isinstance(m.value, float) or len(_one_line(m.value)) <= 60
+            if small and m.differs and (q.user is None or m.id not in {x.id for x in q.user.matches}):
                 doc.append(
                     line(
                         Cell(f"mistake {m.id}: ", "warn"),

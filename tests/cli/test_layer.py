@@ -268,3 +268,37 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, name: str, args: tuple
     assert len(lines) == 1, r.stderr
     assert message in lines[0], (name, lines[0])
     assert "Traceback" not in r.stderr
+
+
+def _layer_section() -> str:
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("## `softgrad layer`")
+    return readme[start : readme.index("\n## ", start + 1)]
+
+
+def test_readme_layer_examples_work_as_written() -> None:
+    import re
+
+    from tests.conftest import ROOT
+
+    section = _layer_section()
+    commands = [line.strip()[2:] for line in section.splitlines() if line.strip().startswith("$ softgrad layer")]
+    commands += [c for c in re.findall(r"`(softgrad layer --[^`]*)`", section) if " --W " in c or " --case " in c]
+    assert len(commands) >= 6
+    for command in commands:
+        args = [a.replace("samples/", str(ROOT / "samples") + "/") for a in shlex.split(command)[1:]]
+        r = run(*args)
+        assert r.exit_code in (0, 1), (command, r.stderr)
+        assert r.stderr == "", command
+
+
+def test_readme_python_api_example() -> None:
+    import softgrad
+
+    report = softgrad.check_layer([1, -0.5], [[2, 0.5], [2, 0.5]], [0, 0], [0, 1], dW=[[0.5, -0.5], [-0.25, 0.25]])
+    assert report.status == "fail"
+    assert report.quantity("dW").reference == ((0.5, -0.25), (-0.5, 0.25))
+    assert report.quantity("dW").user.matches[0].id == "dW_transposed"  # type: ignore[union-attr]
+    assert report.diagnosis[0].id == "dW_transposed"
