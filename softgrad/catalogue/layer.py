@@ -61,6 +61,14 @@ def _sigma_prime_formula_at_z(net: Network, fwd: Forward, ref: Gradients) -> Val
     return {"sigma_prime": sp, **_downstream(net, g, ("delta_h", "dW_h", "db_h"))}
 
 
+def _sigma_prime_missing(net: Network, fwd: Forward, ref: Gradients) -> Values:
+    if not net.hidden or net.activation == "identity":
+        return None  # σ′ = 1 for the identity
+    sp = np.ones((net.n, net.h))
+    g = backward(net, fwd, sigma_prime_value=sp)
+    return {"sigma_prime": sp, **_downstream(net, g, ("delta_h", "dW_h", "db_h"))}
+
+
 def _hadamard_as_matmul(net: Network, fwd: Forward, ref: Gradients) -> Values:
     if not net.hidden or ref.sigma_prime is None:
         return None
@@ -187,6 +195,16 @@ LAYER_MISTAKES: list[Mistake] = [
         "(Wᵀ δ) ⊙ z_h(1 − z_h)   (tanh: ⊙ (1 − z_h²))",
         "a sigmoid or tanh hidden layer",
         _sigma_prime_formula_at_z,
+        scope="layer",
+        step="sigma_prime",
+        quantities=("delta_h", "dW_h", "db_h"),
+    ),
+    Mistake(
+        "sigma_prime_missing",
+        "σ′ left out of the chain (for relu: the mask of z_h > 0 dropped)",
+        "Wᵀ δ   (without ⊙ σ′(z_h))",
+        "a hidden layer whose σ is not the identity (for relu: some z_h < 0)",
+        _sigma_prime_missing,
         scope="layer",
         step="sigma_prime",
         quantities=("delta_h", "dW_h", "db_h"),

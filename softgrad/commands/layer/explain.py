@@ -21,6 +21,7 @@ from softgrad.core.numbers import json_nested, nested
 STEP_FORMULAS = {
     "sigma_prime_at_activation": "σ′(a_h) = σ′(σ(z_h))",
     "sigma_prime_formula_at_z": "z_h(1 − z_h) (sigmoid) or 1 − z_h² (tanh)",
+    "sigma_prime_missing": "1 (σ′ left out)",
 }
 SIGMA_PRIME = {
     "sigmoid": "σ′(z_h) = σ(z_h)·(1 − σ(z_h)) = a(1 − a)",

@@ -217,3 +217,61 @@ def test_explain_a_number_that_matches_nothing_shows_it_beside_the_right_one() -
     d = ex.to_dict()
     assert d["wrong_steps"][0]["mistake"] is None
     assert d["status"] == "fail"
+
+
+def _two_layer(X: np.ndarray, y: np.ndarray, p: dict[str, np.ndarray], reg: float, bug: str = "") -> dict[str, object]:
+    """A two-layer net's backward pass written the way the course writes it (row convention, relu)."""
+    n = X.shape[0]
+    h_pre = X @ p["W1"] + p["b1"]
+    h = np.maximum(0, h_pre)
+    scores = h @ p["W2"] + p["b2"]
+    scores -= scores.max(axis=1, keepdims=True)
+    probs = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
+    dscores = probs.copy()
+    dscores[range(n), y] -= 1
+    dscores /= n
+    dh = dscores @ p["W2"].T
+    if bug != "no_mask":
+        dh[h_pre <= 0] = 0
+    return {
+        "dW": h.T @ dscores + 2 * reg * p["W2"],
+        "db": dscores.sum(axis=0),
+        "delta_h": dh,
+        "dW_h": X.T @ dh + (0 if bug == "no_reg_W1" else 2 * reg * p["W1"]),
+        "db_h": dh.sum(axis=0),
+    }
+
+
+@pytest.mark.parametrize(("bug", "expected"), [("", None), ("no_mask", "sigma_prime_missing"),
+                                               ("no_reg_W1", "reg_gradient_missing")])  # fmt: skip
+def test_a_two_layer_net_written_like_the_course(bug: str, expected: str | None) -> None:
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(5, 4)), np.array([0, 1, 2, 2, 1])
+    p = {"W1": 0.1 * rng.normal(size=(4, 10)), "b1": np.full(10, 0.01), "W2": 0.1 * rng.normal(size=(10, 3)),
+         "b2": np.full(3, -0.02)}  # fmt: skip
+    grads = _two_layer(X, y, p, 0.05, bug)
+    r = check_layer(a_in=X, W_h=p["W1"], b_h=p["b1"], activation="relu", W=p["W2"], b=p["b2"], label=y,
+                    convention="row", reg=0.05, **grads)  # type: ignore[arg-type]  # fmt: skip
+    if expected is None:
+        assert r.status == "pass"
+        assert r.diagnosis == ()
+    else:
+        assert r.status == "fail"
+        assert r.diagnosis[0].id == expected
+
+
+def test_a_dense_layer_written_like_nnfs_with_keepdims_biases() -> None:
+    """Biases of shape (1, K), db = np.sum(dvalues, axis=0, keepdims=True): the right answer."""
+    rng = np.random.default_rng(1)
+    inputs, weights, biases = rng.normal(size=(4, 3)), 0.01 * rng.normal(size=(3, 2)), np.zeros((1, 2))
+    y = np.array([0, 1, 1, 0])
+    z = inputs @ weights + biases
+    s = np.exp(z - z.max(axis=1, keepdims=True))
+    s /= s.sum(axis=1, keepdims=True)
+    dvalues = s.copy()
+    dvalues[range(4), y] -= 1
+    dvalues /= 4
+    r = check_layer(inputs, weights, biases, label=y, convention="row", delta=dvalues, dW=inputs.T @ dvalues,
+                    db=np.sum(dvalues, axis=0, keepdims=True), da=dvalues @ weights.T)  # fmt: skip
+    assert r.status == "pass"
+    assert all(q.user is not None and q.user.verdict == "correct" for q in r.quantities)
