@@ -23,12 +23,14 @@ from softgrad.core.layer import (
     Forward,
     Gradients,
     Network,
+    as_nested,
     backward,
     forward,
+    json_array,
     sigma,
     user_layout,
 )
-from softgrad.core.numbers import json_nested, nested, shortest
+from softgrad.core.numbers import shortest
 from softgrad.core.tolerance import Tolerance, excess
 
 Nested = tuple[object, ...] | float
@@ -272,7 +274,7 @@ class LayerInput:
 
     def to_dict(self) -> dict[str, object]:
         n = self.net
-        d: dict[str, object] = {k: json_nested(nested(v)) for k, v in self.arrays().items()}
+        d: dict[str, object] = {k: json_array(as_nested(v)) for k, v in self.arrays().items()}
         d.update(
             {
                 "activation": n.activation,
@@ -415,7 +417,7 @@ class LayerMistakeAt:
             **m.to_dict(),
             "step": m.step,
             "at": {**self.input.to_dict(), "found": True},
-            "values": {q: {"wrong": json_nested(w), "right": json_nested(r)} for q, w, r in self.values},
+            "values": {q: {"wrong": json_array(w), "right": json_array(r)} for q, w, r in self.values},
             "exposing_command": self.input.command(),
         }
 
@@ -441,5 +443,5 @@ def layer_mistake_at(mistake_id: str, net: Network | None = None) -> LayerMistak
             right_user = user_layout(other, q, right)
             shown.append((q, wrong_user, right_user))
         if shown and all(_differs(w, r) for _, w, r in shown):
-            return LayerMistakeAt(m.id, LayerInput(other), tuple((q, nested(w), nested(r)) for q, w, r in shown))
+            return LayerMistakeAt(m.id, LayerInput(other), tuple((q, as_nested(w), as_nested(r)) for q, w, r in shown))
     raise ValueError(f"no exposing input found for {mistake_id}")  # pragma: no cover - each entry has one

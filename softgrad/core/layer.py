@@ -49,8 +49,9 @@ PER_EXAMPLE = ("delta", "da", "delta_h")
 #: Matrices that are transposed between the conventions' parameter layouts.
 WEIGHTS = ("dW", "dW_h")
 
-#: Above this many elements an explicit Jacobian tensor is not built (the chained path is skipped there).
-CHAINED_MAX_ELEMENTS = 1 << 25
+#: Above this many elements (in all, built in blocks) an explicit Jacobian tensor is not built: the chained
+#: path is skipped for that quantity, and the report says so.
+CHAINED_MAX_ELEMENTS = 1 << 28
 #: Elements of an explicit tensor built at once.
 CHAINED_BLOCK = 1 << 21
 #: Work (array elements touched) one parameter's finite difference may take before it samples entries.
@@ -400,6 +401,36 @@ def _targets(t: Any, label: Any, name: Callable[[str], str], convention: str, n:
         i, j = (int(x) for x in neg[0])
         raise InputError(name("t"), f"target {rows[i, j]:g} (example {i}, class {j}) is negative: targets must be >= 0")
     return np.ascontiguousarray(rows)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# arrays as plain data
+
+
+def as_nested(value: Any) -> Any:
+    """An array as nested tuples of Python floats (a number for a 0-d array), at C speed for the vectors and
+    matrices a layer has."""
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.ndim == 0:
+        return float(arr)
+    if arr.ndim == 1:
+        return tuple(arr.tolist())
+    if arr.ndim == 2:
+        return tuple(map(tuple, arr.tolist()))
+    return tuple(as_nested(x) for x in arr)
+
+
+def json_array(value: Any) -> Any:
+    """Nested numbers for JSON: NaN and inf become None (JSON has no such numbers); None stays None."""
+    if value is None:
+        return None
+    arr = np.asarray(value, dtype=np.float64)
+    finite = np.isfinite(arr)
+    if bool(np.all(finite)):
+        return arr.tolist()
+    out = arr.astype(object)
+    out[~finite] = None
+    return out.tolist()
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -802,15 +833,17 @@ def _fd_bias(net: Network, fwd: Forward, one: _OneLogit) -> ParamFD:
 
 def _fd_activations(net: Network, fwd: Forward) -> ParamFD:
     """∂L/∂a[n, g]: a[n, g] + c·h moves z[n, :] by c·h·W[g, :]; every example at once (each example's loss
-    depends on its own row only)."""
+    depends on its own row only), units in blocks."""
     h = fd_steps(net.a)
     value, error = np.empty(net.a.shape), np.empty(net.a.shape)
-    for g in range(net.h):
+    base = net.scale * fwd.losses
+    for blk in _entry_blocks(net.h, net.n * net.k):
         changes = []
         for c in OFFSETS:
-            z = fwd.z + (c * h[:, g])[:, None] * net.W[g][None, :]
-            changes.append(net.scale * (loss_along(z, net.t, -1) - fwd.losses))
-        value[:, g], error[:, g] = central_estimate(changes, h[:, g], net.scale * fwd.losses)
+            z = fwd.z[None] + (c * h[:, blk].T)[:, :, None] * net.W[blk][:, None, :]  # (units, N, K)
+            changes.append(net.scale * (loss_along(z, net.t[None], -1) - fwd.losses[None]))
+        d1, err = central_estimate(changes, h[:, blk].T, base[None])
+        value[:, blk], error[:, blk] = d1.T, err.T
     return ParamFD(value, error, np.ones(net.a.shape, bool), np.zeros(net.a.shape, bool))
 
 
@@ -830,13 +863,15 @@ def _fd_pre_activations(net: Network, fwd: Forward) -> ParamFD:
     z_h = fwd.z_h
     h = fd_steps(z_h)
     value, error = np.empty(z_h.shape), np.empty(z_h.shape)
-    for g in range(net.h):
+    base = net.scale * fwd.losses
+    for blk in _entry_blocks(net.h, net.n * net.k):
         changes = []
         for c in OFFSETS:
-            moved = sigma(net.activation, z_h[:, g] + c * h[:, g]) - fwd.a[:, g]
-            z = fwd.z + moved[:, None] * net.W[g][None, :]
-            changes.append(net.scale * (loss_along(z, net.t, -1) - fwd.losses))
-        value[:, g], error[:, g] = central_estimate(changes, h[:, g], net.scale * fwd.losses)
+            moved = sigma(net.activation, z_h[:, blk] + c * h[:, blk]) - fwd.a[:, blk]  # (N, units)
+            z = fwd.z[None] + moved.T[:, :, None] * net.W[blk][:, None, :]
+            changes.append(net.scale * (loss_along(z, net.t[None], -1) - fwd.losses[None]))
+        d1, err = central_estimate(changes, h[:, blk].T, base[None])
+        value[:, blk], error[:, blk] = d1.T, err.T
     kinks = _relu_kinks(net, z_h, h)
     return ParamFD(value, error, np.ones(z_h.shape, bool), kinks)
 

@@ -154,6 +154,8 @@ def parse_layer_case(obj: Any, name: str) -> dict[str, Any]:
         raise InputError(
             name, f'expected a JSON object like {{"a": [...], "W": [[...]], "t": [...]}}, got {_json_type(obj)}'
         )
+    if "z" in obj and "W" not in obj:
+        raise InputError(name, "has logits z and no weights W: a dE/dz case, for softgrad check --case")
     unknown = [k for k in obj if k not in CASE_KEYS]
     if unknown:
         raise InputError(name, f"unknown key {unknown[0]!r} (known keys: {', '.join(CASE_KEYS)})")

@@ -10,6 +10,7 @@ from softgrad.catalogue.layer_diagnose import LayerMistakeAt
 from softgrad.catalogue.mistakes import MISTAKES, Mistake
 from softgrad.commands.layer.explain import LayerExplainReport
 from softgrad.commands.layer.report import EntryComparison, LayerReport, Nested, QuantityCheck, UserQuantity
+from softgrad.core.layer import as_nested
 from softgrad.core.tolerance import FORMULA
 from softgrad.render.layout import CROSS, TICK, Cell, Document, Table, line, matrix_lines, num, side_by_side, vector
 
@@ -98,9 +99,7 @@ def _header(r: LayerReport) -> Document:
 
 
 def _nested(arr: object) -> Nested:
-    from softgrad.core.numbers import nested
-
-    out: Nested = nested(arr)
+    out: Nested = as_nested(arr)
     return out
 
 
@@ -173,6 +172,8 @@ def layer_document(r: LayerReport) -> Document:
     doc.append(line(Cell(f"finite difference: {r.fd_note}", "dim")))
     for reason in r.unstable:
         doc.append(line(Cell("unstable: ", "warn"), reason))
+    for note in r.notes:
+        doc.append(line(Cell(f"note: {note}", "dim")))
     for q in r.quantities:
         for m in q.mistakes:
             small = isinstance(m.value, float) or len(_one_line(m.value)) <= 60

@@ -250,6 +250,7 @@ BAD: list[tuple[str, tuple[str, ...], str]] = [
     ("npz unknown", ("layer", "--case", "{d}/extra.npz"), "extra.npz: unknown array 'X'"),
     ("npz nan", ("layer", "--case", "{d}/nan.npz"), "nan.npz: array 'a': numbers must be finite"),
     ("npz fake", ("layer", "--case", "{d}/fake.npz"), "fake.npz: not a readable .npz file"),
+    ("check case", ("layer", "--case", str(SAMPLES / "worked_example.json")), "a dE/dz case, for softgrad check"),
     ("case key wrong", ("layer", "--case", str(LAYER / "worked_example.json"), "--a", "1"), "--a: expected 2 values"),
     ("case shape", ("layer", "--case", "{d}/shape.json"), "shape.json: key 'a': expected 2 values"),
     ("explain layer + z", ("explain", "--case", str(LAYER / "wrong_dW.json"), "--z", "1", "2"), "is a layer case"),

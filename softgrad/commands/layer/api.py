@@ -30,6 +30,7 @@ from softgrad.commands.layer.report import (
 )
 from softgrad.core import Array, chained_instability, rules
 from softgrad.core.layer import (
+    CHAINED_MAX_ELEMENTS,
     DEFAULT_NAMES,
     QUANTITIES,
     Forward,
@@ -37,6 +38,7 @@ from softgrad.core.layer import (
     Mask,
     Network,
     NetworkFD,
+    as_nested,
     backward,
     chained,
     forward,
@@ -45,7 +47,6 @@ from softgrad.core.layer import (
     user_layout,
     user_shape,
 )
-from softgrad.core.numbers import nested
 from softgrad.core.tolerance import Tolerance, excess, tolerance_for
 from softgrad.errors import InputError
 
@@ -173,7 +174,9 @@ def check_layer(
     given = {"delta": delta, "dW": dW, "db": db, "da": da, "delta_h": delta_h, "dW_h": dW_h, "db_h": db_h}
     fwd = forward(net)
     ref = backward(net, fwd)
-    candidates = layer_candidates(net, fwd, ref)
+    # without numbers of the user's, only the classic mistake is shown: no need to evaluate the others
+    wanted = None if any(v is not None for v in given.values()) else {CLASSIC}
+    candidates = layer_candidates(net, fwd, ref, wanted)
     users = {q: _user_array(net, q, v, nm[q], candidates) for q, v in given.items() if v is not None}
     return _report(net, fwd, ref, candidates, users, tol, dtype, seed)
 
@@ -271,6 +274,7 @@ def _report(
     fd = network_fd(net, seed=seed)
     unstable: list[str] = []
     failures: list[str] = []
+    notes: list[str] = []
     if np.any(ch.unstable_rows):
         row = int(np.flatnonzero(ch.unstable_rows)[0])
         inst = chained_instability(fwd.z[row : row + 1], net.t[row : row + 1], 1.0, dtype)[0]
@@ -284,7 +288,7 @@ def _report(
         assert right is not None
         ref_u = user_layout(net, q, right)
         comparisons: dict[str, EntryComparison] = {}
-        chained_u = _chained_value(net, q, ch.gradients, ch.skipped, ref_u, tol, comparisons, unstable)
+        chained_u = _chained_value(net, q, ch.gradients, ch.skipped, ref_u, tol, comparisons, unstable, notes)
         fd_u, err_u, usable = _fd_value(net, q, fd, ref_u, tol, comparisons, unstable, failures, sampled)
         user = None
         shown = _shown(net, q, ref_u, candidates, tol)
@@ -302,10 +306,10 @@ def _report(
                 label=LABELS[q],
                 formula=formula(net, q),
                 shape=tuple(ref_u.shape),
-                reference=nested(ref_u),
-                chained=None if chained_u is None else nested(chained_u),
-                finite_difference=nested(fd_u),
-                fd_error=nested(err_u),
+                reference=as_nested(ref_u),
+                chained=None if chained_u is None else as_nested(chained_u),
+                finite_difference=as_nested(fd_u),
+                fd_error=as_nested(err_u),
                 comparisons=comparisons,
                 mistakes=shown,
                 user=user,
@@ -329,6 +333,7 @@ def _report(
         fd_note=fd_note,
         unstable=tuple(unstable),
         failures=tuple(failures),
+        notes=tuple(notes),
         diagnosis=_diagnosis(net, checks, candidates, users, tol),
     )
 
@@ -336,10 +341,10 @@ def _report(
 def _forward_values(net: Network, fwd: Forward) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if fwd.z_h is not None:
-        out["z_h"] = nested(user_layout(net, "z_h", fwd.z_h))
-        out["a"] = nested(user_layout(net, "a", fwd.a))
-    out["z"] = nested(user_layout(net, "z", fwd.z))
-    out["s"] = nested(user_layout(net, "s", fwd.s))
+        out["z_h"] = as_nested(user_layout(net, "z_h", fwd.z_h))
+        out["a"] = as_nested(user_layout(net, "a", fwd.a))
+    out["z"] = as_nested(user_layout(net, "z", fwd.z))
+    out["s"] = as_nested(user_layout(net, "s", fwd.s))
     return out
 
 
@@ -352,10 +357,14 @@ def _chained_value(
     tol: Tolerance,
     comparisons: dict[str, EntryComparison],
     unstable: list[str],
+    notes: list[str],
 ) -> Array | None:
     value = g.get(q)
     if q in skipped:
-        unstable.append(f"chained: {LABELS[q]} not computed (its explicit ∂z/∂W tensor would be too large)")
+        notes.append(
+            f"chained: {LABELS[q]} not computed (its explicit ∂z/∂W tensor would have more than "
+            f"{CHAINED_MAX_ELEMENTS:,} entries); the finite difference still checks it"
+        )
         return None
     if value is None or not np.all(np.isfinite(value)):
         return None
@@ -424,7 +433,7 @@ def _shown_one(net: Network, q: str, ref_u: Array, cand: LayerCandidate, tol: To
     formula_text = f"{formula(net, q)} {cand.scale.label}" if cand.scale else m.formula
     fitted = conform(value, ref_u.shape)
     differs = fitted is None or not compare_entries(fitted, ref_u, tol).ok
-    return ShownMistake(cand.id, formula_text, nested(value), differs)
+    return ShownMistake(cand.id, formula_text, as_nested(value), differs)
 
 
 def _shown(
@@ -511,7 +520,7 @@ def _diagnose(
         notes.append(f"your {label} has NaN or inf where the reference is finite")
     closest = tuple(sorted(qm.ranked, key=lambda m: m.max_abs_err)[:3]) if verdict == "unknown" else ()
     return UserQuantity(
-        value=nested(user),
+        value=as_nested(user),
         comparison=cmp,
         verdict=verdict,
         matches=tuple(matches),

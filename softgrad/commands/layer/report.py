@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 from softgrad.catalogue.diagnose import Match
 from softgrad.catalogue.layer_diagnose import LayerDistinguishingInput, LayerInput
-from softgrad.core.numbers import json_float, json_nested
+from softgrad.core.layer import json_array
+from softgrad.core.numbers import json_float
 from softgrad.core.tolerance import Tolerance
 
 #: A value in the user's layout: a number, or nested tuples of numbers.
@@ -51,7 +52,7 @@ class ShownMistake:
     differs: bool
 
     def to_dict(self) -> dict[str, object]:
-        return {"id": self.id, "formula": self.formula, "value": json_nested(self.value), "differs": self.differs}
+        return {"id": self.id, "formula": self.formula, "value": json_array(self.value), "differs": self.differs}
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ class UserQuantity:
 
     def to_dict(self) -> dict[str, object]:
         return {
-            "value": json_nested(self.value),
+            "value": json_array(self.value),
             "ok": self.ok,
             "verdict": self.verdict,
             "comparison": self.comparison.to_dict(),
@@ -113,10 +114,10 @@ class QuantityCheck:
             "label": self.label,
             "formula": self.formula,
             "shape": list(self.shape),
-            "reference": json_nested(self.reference),
-            "chained": json_nested(self.chained),
-            "finite_difference": json_nested(self.finite_difference),
-            "fd_error_estimate": json_nested(self.fd_error),
+            "reference": json_array(self.reference),
+            "chained": json_array(self.chained),
+            "finite_difference": json_array(self.finite_difference),
+            "fd_error_estimate": json_array(self.fd_error),
             "comparisons": {k: c.to_dict() for k, c in self.comparisons.items()},
             "mistakes": [m.to_dict() for m in self.mistakes],
         }
@@ -162,6 +163,8 @@ class LayerReport:
     fd_note: str
     unstable: tuple[str, ...]
     failures: tuple[str, ...]
+    #: remarks that change no status (a chained quantity not computed, its tensor too large)
+    notes: tuple[str, ...] = field(default=())
     diagnosis: tuple[Diagnosis, ...] = field(default=())
 
     @property
@@ -193,7 +196,7 @@ class LayerReport:
             },
             "reference": "analytic",
             "tolerance": self.tolerance.to_dict(),
-            "forward": {k: json_nested(v) for k, v in self.forward.items()},
+            "forward": {k: json_array(v) for k, v in self.forward.items()},
             "loss": json_float(self.loss),
             "data_loss": json_float(self.data_loss),
             "reg_loss": json_float(self.reg_loss),
@@ -201,5 +204,6 @@ class LayerReport:
             "finite_difference": {"method": "central", "note": self.fd_note},
             "unstable": list(self.unstable),
             "failures": list(self.failures),
+            "notes": list(self.notes),
             "diagnosis": [d.to_dict() for d in self.diagnosis],
         }
