@@ -75,7 +75,7 @@ def _header(r: LayerReport) -> Document:
         (labels[k], _nested(arrays[k])) for k in ("a_in", "W_h", "b_h", "a", "W", "b", "t") if k in arrays
     ]
     if n.hidden:
-        values.insert(3, ("σ", n.activation or ""))
+        values.insert(sum(1 for k in ("a_in", "W_h", "b_h") if k in arrays), ("σ", n.activation or ""))
     fwd = r.forward
     zh = "z_h = W_h a_in + b_h" if n.convention == "column" else "Z_h = A_in W_h + b_h"
     z = "z = W a + b" if n.convention == "column" else "Z = A W + b"
@@ -103,12 +103,15 @@ def _nested(arr: object) -> Nested:
     return out
 
 
-def _blocks(q: QuantityCheck) -> list[tuple[str, Nested | None, str]]:
-    out: list[tuple[str, Nested | None, str]] = [
-        ("reference", q.reference, "ref"),
-        ("chained", q.chained, ""),
-        ("finite difference", q.finite_difference, ""),
-    ]
+def _blocks(q: QuantityCheck, *, agreeing: bool = True) -> list[tuple[str, Nested | None, str]]:
+    """The values shown side by side; without ``agreeing``, the chained value and the finite difference
+    only where they disagree with the reference (the comparisons table has them either way)."""
+    out: list[tuple[str, Nested | None, str]] = [("reference", q.reference, "ref")]
+    for title, value, name in (("chained", q.chained, "chained"), ("finite difference", q.finite_difference,
+                                                                        "finite_difference")):  # fmt: skip
+        c = q.comparisons.get(name)
+        if agreeing or c is None or not c.ok:
+            out.append((title, value, ""))
     if q.user is not None:
         out.append(("yours", q.user.value, "bold"))
     for m in q.mistakes:
@@ -116,12 +119,20 @@ def _blocks(q: QuantityCheck) -> list[tuple[str, Nested | None, str]]:
     return out
 
 
-def _quantity(q: QuantityCheck) -> Document:
-    doc: Document = [line(Cell(f"{q.label} = {q.formula}", "bold"), Cell(f"   (shape {_shape_text(q.shape)})", "dim"))]
-    blocks = [[title, *("  " + t for t in value_text(value))] for title, value, _ in _blocks(q)]
+def _merged(q: QuantityCheck, agreeing: bool) -> tuple[list[list[str]], list[str]]:
+    blocks = [[title, *("  " + t for t in value_text(value))] for title, value, _ in _blocks(q, agreeing=agreeing)]
     merged = blocks[0]
     for b in blocks[1:]:
         merged = side_by_side(merged, b, gap=4)
+    return blocks, merged
+
+
+def _quantity(q: QuantityCheck) -> Document:
+    doc: Document = [line(Cell(f"{q.label} = {q.formula}", "bold"), Cell(f"   (shape {_shape_text(q.shape)})", "dim"))]
+    blocks, merged = _merged(q, agreeing=True)
+    if max(len(x) for x in merged) > WIDTH:
+        blocks, merged = _merged(q, agreeing=False)
+        doc.append(line(Cell("  (chained and finite difference agree with the reference: see the table below)", "dim")))
     if max(len(x) for x in merged) <= WIDTH:
         doc.extend(line("  ", x) for x in merged)
     else:

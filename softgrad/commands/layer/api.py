@@ -498,7 +498,7 @@ def _diagnose(
         ambiguous, keys = [], []
     dist = layer_distinguishing_input(net, q, keys, pairwise=verdict != "correct") if keys else None
     if dist is not None:
-        notes.append(f"to tell {', '.join(dist.separates)} apart, compute your {label} at: {dist.command()}")
+        notes.append(f"to tell {', '.join(dist.separates)} apart, compute your {label} at the input below (try:)")
     agreement: dict[str, bool | None] = {"reference": cmp.ok}
     agreement["chained"] = None if chained_u is None or fitted is None else compare_entries(fitted, chained_u, tol).ok
     agreement["finite_difference"] = (
