@@ -23,6 +23,7 @@ from softgrad.core.layer import (
     Forward,
     Gradients,
     Network,
+    as_listed,
     as_nested,
     backward,
     forward,
@@ -34,6 +35,8 @@ from softgrad.core.numbers import shortest
 from softgrad.core.tolerance import Tolerance, excess
 
 Nested = tuple[object, ...] | float
+#: Inputs of more numbers than this get no command line (a case file holds them).
+COMMAND_MAX_NUMBERS = 1000
 
 
 @dataclass(frozen=True)
@@ -249,9 +252,12 @@ class LayerInput:
         out.update(convention=n.convention, reduction=n.reduction, reg=n.reg, reg_convention=n.reg_convention)
         return out
 
-    def command(self) -> str:
-        """A ready-to-run ``softgrad layer`` command at this input, every number written to round-trip."""
+    def command(self) -> str | None:
+        """A ready-to-run ``softgrad layer`` command at this input, every number written to round-trip; None
+        for inputs of more than :data:`COMMAND_MAX_NUMBERS` numbers (use a case file for those)."""
         n = self.net
+        if sum(v.size for v in self.arrays().values()) > COMMAND_MAX_NUMBERS:
+            return None
         flags = {"a": "--a", "a_in": "--a-in", "W_h": "--W-h", "b_h": "--b-h", "W": "--W", "b": "--b", "t": "--t"}
         parts = ["softgrad layer"]
         labels = self.labels()
@@ -274,7 +280,8 @@ class LayerInput:
 
     def to_dict(self) -> dict[str, object]:
         n = self.net
-        d: dict[str, object] = {k: json_array(as_nested(v)) for k, v in self.arrays().items()}
+        d: dict[str, object] = {k: json_array(as_listed(v)) for k, v in self.arrays().items()}
+        d["shapes"] = {k: list(v.shape) for k, v in self.arrays().items()}
         d.update(
             {
                 "activation": n.activation,
@@ -293,10 +300,32 @@ def _round(rng: np.random.Generator, shape: tuple[int, ...], scale: float = 1.0)
     return out
 
 
+def _small(net: Network) -> Network:
+    """``net`` itself, or — when it is too large for a command line — a network of the same structure with
+    small sizes (N, D, H, K mapped to 2, 3, … in their order, so that equal sizes stay equal)."""
+    n = LayerInput(net)
+    if sum(v.size for v in n.arrays().values()) <= COMMAND_MAX_NUMBERS:
+        return net
+    sizes = {net.n, net.h, net.k} | ({net.d} if net.hidden else set())
+    small = {v: 2 + i for i, v in enumerate(sorted(sizes))}
+    N, H, K, D = small[net.n] if net.n > 1 else 1, small[net.h], small[net.k], small.get(net.d, 0)
+    return replace(
+        net,
+        a=np.zeros((N, H)),
+        W=np.zeros((H, K)),
+        b=None if net.b is None else np.zeros(K),
+        t=np.zeros((N, K)),
+        a_in=None if net.a_in is None else np.zeros((N, D)),
+        W_h=None if net.W_h is None else np.zeros((D, H)),
+        b_h=None if net.b_h is None else np.zeros(H),
+    )
+
+
 def _networks_like(net: Network, seed: int = 0, tries: int = 200) -> Iterator[Network]:
-    """Networks of the same structure as ``net`` (shapes, convention, activation, reduction, regulariser)
-    with seeded round numbers: asymmetric weights, targets off the largest logit, then soft targets that do
-    not sum to 1; for relu no pre-activation near the kink."""
+    """Networks of the same structure as ``net`` (shapes — smaller ones for a large network —, convention,
+    activation, reduction, regulariser) with seeded round numbers: asymmetric weights, targets off the
+    largest logit, then soft targets that do not sum to 1; for relu no pre-activation near the kink."""
+    net = _small(net)
     rng = np.random.default_rng(seed)
     reg = net.reg
     for attempt in range(tries):
@@ -336,7 +365,9 @@ class LayerDistinguishingInput:
     separates: tuple[str, ...]
 
     def command(self) -> str:
-        return self.input.command()
+        out = self.input.command()
+        assert out is not None  # distinguishing inputs are small
+        return out
 
     def to_dict(self) -> dict[str, object]:
         return {

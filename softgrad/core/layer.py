@@ -420,6 +420,16 @@ def as_nested(value: Any) -> Any:
     return tuple(as_nested(x) for x in arr)
 
 
+#: Arrays of more entries than this are left out of a report's values (its comparisons are kept).
+REPORT_MAX_ENTRIES = 1 << 16
+
+
+def as_listed(value: Any) -> Any:
+    """:func:`as_nested`, or None for an array of more than :data:`REPORT_MAX_ENTRIES` entries."""
+    arr = np.asarray(value)
+    return None if arr.size > REPORT_MAX_ENTRIES else as_nested(arr)
+
+
 def json_array(value: Any) -> Any:
     """Nested numbers for JSON: NaN and inf become None (JSON has no such numbers); None stays None."""
     if value is None:

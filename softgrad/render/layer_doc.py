@@ -4,6 +4,7 @@ comparisons, the verdicts), the derivation of ``explain``, and one layer mistake
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from softgrad.catalogue.diagnose import Match
 from softgrad.catalogue.layer_diagnose import LayerMistakeAt
@@ -26,10 +27,11 @@ def _mark(ok: bool | None) -> Cell:
     return TICK if ok else CROSS
 
 
-def value_text(value: Nested | None, digits: int = 6) -> list[str]:
-    """A number, vector or matrix as text lines (large matrices summarised)."""
+def value_text(value: Nested | None, digits: int = 6, *, listed: bool = False) -> list[str]:
+    """A number, vector or matrix as text lines (large matrices summarised); ``listed``: None is an array
+    left out of the report for its size."""
     if value is None:
-        return ["—"]
+        return ["— (not listed: too large)" if listed else "—"]
     if isinstance(value, float):
         return [num(value, digits)]
     if value and isinstance(value[0], tuple):
@@ -71,8 +73,10 @@ def _header(r: LayerReport) -> Document:
     doc: Document = [line(Cell(f"softgrad layer — {how}; {dims}, {r.dtype}", "head"))]
     labels = {k: k for k in ("a_in", "W_h", "b_h", "a", "W", "b", "t")}
     arrays = r.input.arrays()
-    values: list[tuple[str, Nested | str]] = [
-        (labels[k], _nested(arrays[k])) for k in ("a_in", "W_h", "b_h", "a", "W", "b", "t") if k in arrays
+    values: list[tuple[str, Nested | str | None]] = [
+        (labels[k], _summary(arrays[k]) or _nested(arrays[k]))
+        for k in ("a_in", "W_h", "b_h", "a", "W", "b", "t")
+        if k in arrays
     ]
     if n.hidden:
         values.insert(sum(1 for k in ("a_in", "W_h", "b_h") if k in arrays), ("σ", n.activation or ""))
@@ -87,6 +91,9 @@ def _header(r: LayerReport) -> Document:
         if isinstance(value, str):
             doc.append(line(f"  {key.ljust(width)} = {value}"))
             continue
+        if value is None:
+            doc.append(line(f"  {key.ljust(width)} = (too large to list)"))
+            continue
         text = value_text(value)
         doc.append(line(f"  {key.ljust(width)} = ", text[0]))
         doc.extend(line(" " * (width + 5), t) for t in text[1:])
@@ -96,6 +103,13 @@ def _header(r: LayerReport) -> Document:
         loss += f"   (cross-entropy {num(r.data_loss)} + {reg} {num(r.reg_loss)}, reg = {num(n.reg)})"
     doc.append(line(loss))
     return doc
+
+
+def _summary(arr: Any) -> str | None:
+    """A one-line description of an array too large to print (None for the others)."""
+    if arr.size <= MATRIX_MAX_ENTRIES:
+        return None
+    return f"{_shape_text(arr.shape)} {'matrix' if arr.ndim == 2 else 'array'}"
 
 
 def _nested(arr: object) -> Nested:
@@ -129,6 +143,10 @@ def _merged(q: QuantityCheck, agreeing: bool) -> tuple[list[list[str]], list[str
 
 def _quantity(q: QuantityCheck) -> Document:
     doc: Document = [line(Cell(f"{q.label} = {q.formula}", "bold"), Cell(f"   (shape {_shape_text(q.shape)})", "dim"))]
+    if q.reference is None:
+        doc.append(line(Cell("  (too large to list: the comparisons are below)", "dim")))
+        doc.append(line(""))
+        return doc
     blocks, merged = _merged(q, agreeing=True)
     if max(len(x) for x in merged) > WIDTH:
         blocks, merged = _merged(q, agreeing=False)
@@ -277,7 +295,7 @@ def layer_explain_document(r: LayerExplainReport) -> Document:
         ref = f"   [{step.ref}]" if step.ref else ""
         doc.append(line(Cell(f"{i}. {step.title}", "bold"), Cell(ref, "dim")))
         doc.append(line(f"   {step.formula}"))
-        values = value_text(step.value)
+        values = value_text(step.value, listed=True)
         doc.append(line("     = ", values[0]))
         doc.extend(line("       ", v) for v in values[1:])
         if step.note:
@@ -332,7 +350,7 @@ def layer_mistake_document(m: Mistake, at: LayerMistakeAt) -> Document:
         line("  goes wrong at: ", m.step),
         line(""),
         line("at an input softgrad found that exposes it:"),
-        line("  ", Cell(at.input.command(), "bold")),
+        line("  ", Cell(at.input.command() or "", "bold")),
     ]
     for q, wrong, right in at.values:
         left = [f"{m.id}: {labels[q]}", *("  " + x for x in value_text(wrong))]

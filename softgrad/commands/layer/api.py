@@ -38,7 +38,7 @@ from softgrad.core.layer import (
     Mask,
     Network,
     NetworkFD,
-    as_nested,
+    as_listed,
     backward,
     chained,
     forward,
@@ -306,10 +306,10 @@ def _report(
                 label=LABELS[q],
                 formula=formula(net, q),
                 shape=tuple(ref_u.shape),
-                reference=as_nested(ref_u),
-                chained=None if chained_u is None else as_nested(chained_u),
-                finite_difference=as_nested(fd_u),
-                fd_error=as_nested(err_u),
+                reference=as_listed(ref_u),
+                chained=None if chained_u is None else as_listed(chained_u),
+                finite_difference=as_listed(fd_u),
+                fd_error=as_listed(err_u),
                 comparisons=comparisons,
                 mistakes=shown,
                 user=user,
@@ -341,10 +341,10 @@ def _report(
 def _forward_values(net: Network, fwd: Forward) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if fwd.z_h is not None:
-        out["z_h"] = as_nested(user_layout(net, "z_h", fwd.z_h))
-        out["a"] = as_nested(user_layout(net, "a", fwd.a))
-    out["z"] = as_nested(user_layout(net, "z", fwd.z))
-    out["s"] = as_nested(user_layout(net, "s", fwd.s))
+        out["z_h"] = as_listed(user_layout(net, "z_h", fwd.z_h))
+        out["a"] = as_listed(user_layout(net, "a", fwd.a))
+    out["z"] = as_listed(user_layout(net, "z", fwd.z))
+    out["s"] = as_listed(user_layout(net, "s", fwd.s))
     return out
 
 
@@ -433,7 +433,7 @@ def _shown_one(net: Network, q: str, ref_u: Array, cand: LayerCandidate, tol: To
     formula_text = f"{formula(net, q)} {cand.scale.label}" if cand.scale else m.formula
     fitted = conform(value, ref_u.shape)
     differs = fitted is None or not compare_entries(fitted, ref_u, tol).ok
-    return ShownMistake(cand.id, formula_text, as_nested(value), differs)
+    return ShownMistake(cand.id, formula_text, as_listed(value), differs)
 
 
 def _shown(
@@ -520,7 +520,7 @@ def _diagnose(
         notes.append(f"your {label} has NaN or inf where the reference is finite")
     closest = tuple(sorted(qm.ranked, key=lambda m: m.max_abs_err)[:3]) if verdict == "unknown" else ()
     return UserQuantity(
-        value=as_nested(user),
+        value=as_listed(user),
         comparison=cmp,
         verdict=verdict,
         matches=tuple(matches),

@@ -14,7 +14,7 @@ from softgrad.catalogue.layer_diagnose import LayerCandidate, layer_candidates
 from softgrad.catalogue.mistakes import MISTAKES
 from softgrad.commands.layer.api import LABELS, check_layer, formula
 from softgrad.commands.layer.report import LayerReport, Nested
-from softgrad.core.layer import Network, as_nested, backward, forward, json_array, sigma_prime, user_layout
+from softgrad.core.layer import Network, as_listed, backward, forward, json_array, sigma_prime, user_layout
 
 #: How the two σ′ mistakes look at the σ′ step.
 STEP_FORMULAS = {
@@ -211,7 +211,7 @@ def layer_derivation(r: LayerReport) -> list[LayerStep]:
             "sigma_prime",
             "the activation's derivative, at z_h",
             f"∂a/∂z_h = diag(σ′(z_h)),   {SIGMA_PRIME[net.activation]}",
-            as_nested(sp),
+            as_listed(sp),
             "σ′ is evaluated at the pre-activation z_h; the shortcut a(1 − a) takes a = σ(z_h), never z_h",
         )
     )
@@ -282,7 +282,7 @@ def _wrong_steps(net: Network, r: LayerReport) -> list[LayerWrongStep]:
                     m.id,
                     q.label,
                     wrong_formula,
-                    as_nested(wrong_at),
+                    as_listed(wrong_at),
                     _step_formula(net, step),
                     right_at,
                 )
@@ -310,6 +310,6 @@ def _step_value(net: Network, r: LayerReport, step: str) -> Nested | None:
         fwd = forward(net)
         assert net.activation is not None
         assert fwd.z_h is not None
-        out: Nested = as_nested(user_layout(net, "delta_h", sigma_prime(net.activation, fwd.z_h)))
+        out: Nested = as_listed(user_layout(net, "delta_h", sigma_prime(net.activation, fwd.z_h)))
         return out
     return r.quantity(step).reference

@@ -275,3 +275,31 @@ def test_a_dense_layer_written_like_nnfs_with_keepdims_biases() -> None:
                     db=np.sum(dvalues, axis=0, keepdims=True), da=dvalues @ weights.T)  # fmt: skip
     assert r.status == "pass"
     assert all(q.user is not None and q.user.verdict == "correct" for q in r.quantities)
+
+
+def test_large_arrays_are_compared_but_not_listed(monkeypatch: pytest.MonkeyPatch) -> None:
+    import softgrad.catalogue.layer_diagnose as LD
+
+    monkeypatch.setattr(L, "REPORT_MAX_ENTRIES", 20)
+    monkeypatch.setattr(LD, "COMMAND_MAX_NUMBERS", 30)
+    rng = np.random.default_rng(3)
+    A, W, b, y = rng.normal(size=(6, 5)), rng.normal(size=(5, 4)), rng.normal(size=4), [0, 1, 2, 3, 0, 1]
+    right = L.analytic(L.make_network(A, W, b, None, label=y, convention="row"))
+    r = check_layer(A, W, b, label=y, convention="row", dW=right.dW, delta=right.delta)
+    d = json.loads(json.dumps(r.to_dict()))
+    assert d["status"] == "pass"
+    assert d["input"]["a"] is None  # 30 numbers: not listed
+    assert d["input"]["shapes"]["a"] == [6, 5]
+    assert d["input"]["command"] is None
+    assert d["quantities"]["delta"]["reference"] is None  # 24 entries
+    assert d["quantities"]["delta"]["comparisons"]["finite_difference"]["compared"] == 24
+    assert d["quantities"]["dW"]["reference"] is not None  # 20 entries
+    # a distinguishing input is small even for a large network
+    u = r.quantity("delta").user
+    assert u is not None
+    assert u.distinguishing_input is not None
+    assert u.distinguishing_input.input.command() is not None
+    from softgrad.render.layer_doc import layer_document
+    from softgrad.render.plain import render_plain
+
+    assert "(too large to list: the comparisons are below)" in render_plain(layer_document(r))
