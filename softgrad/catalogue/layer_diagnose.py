@@ -78,7 +78,9 @@ def layer_candidates(
         if not m.scaled or not wanted(m.id):
             continue
         for sc, g in m.variants(fwd.z, net.t):
-            out.append(LayerCandidate(m.id, sc, _carried(net, fwd, net.scale * g, names), "delta"))
+            with np.errstate(all="ignore"):
+                delta = net.scale * g
+            out.append(LayerCandidate(m.id, sc, _carried(net, fwd, delta, names), "delta"))
     if net.n >= 2 and bool(np.all(np.sum(net.t, axis=1) > 0)):  # every row counts in the mean, as in batch
         for m in MISTAKES.batches():
             if not wanted(m.id):
@@ -90,7 +92,8 @@ def layer_candidates(
 
 
 def _carried(net: Network, fwd: Forward, delta: Array, names: Sequence[str]) -> dict[str, Array]:
-    g = backward(net, fwd, delta=delta)
+    with np.errstate(all="ignore"):
+        g = backward(net, fwd, delta=delta)
     return {q: v for q in names if (v := g.get(q)) is not None}
 
 
@@ -156,7 +159,7 @@ def match_quantity(
         if mine is None:
             continue
         ratio = float(match_ratio(user.reshape(1, -1), np.asarray(mine, dtype=np.float64).reshape(1, -1), tol)[0])
-        with np.errstate(invalid="ignore"):
+        with np.errstate(all="ignore"):
             diff = np.abs(user - mine)
         err = float(np.max(np.where(np.isfinite(diff), diff, 0.0))) if diff.size else 0.0
         rows.append((ratio, err, cand))

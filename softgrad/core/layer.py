@@ -343,8 +343,9 @@ def make_network(
         a_in_rows, single = _examples(_array(a_in, name("a_in")), name("a_in"), convention, w_h.shape[0], "D inputs")
         if b_h is not None:
             b_h_v = _vector(_array(b_h, name("b_h")), name("b_h"), h, f"H = {h} hidden biases")
-        z_h = a_in_rows @ w_h + (0.0 if b_h_v is None else b_h_v)
-        a_rows = sigma(activation, z_h)
+        with np.errstate(all="ignore"):  # an overflow is reported below, by _finite_forward
+            z_h = a_in_rows @ w_h + (0.0 if b_h_v is None else b_h_v)
+            a_rows = sigma(activation, z_h)
     else:
         if a is None:
             raise InputError(name("a"), "missing: the output layer's input a is needed")
@@ -354,7 +355,7 @@ def make_network(
     t_rows = _targets(t, label, name, convention, n, k, single)
     if not col:
         single = False
-    return Network(
+    out = Network(
         a=np.ascontiguousarray(a_rows),
         W=np.ascontiguousarray(w),
         b=b_v,
@@ -369,6 +370,8 @@ def make_network(
         convention=convention,
         single=single and col,
     )
+    _finite_forward(out, name)
+    return out
 
 
 def _targets(t: Any, label: Any, name: Callable[[str], str], convention: str, n: int, k: int, single: bool) -> Array:
@@ -491,22 +494,38 @@ def user_shape(net: Network, name: str) -> tuple[int, ...]:
 def forward(net: Network) -> Forward:
     """``z_h = a_in W_h + b_h``, ``a = σ(z_h)``, ``z = a W + b``, ``s = softmax(z)``, the loss."""
     z_h = None
-    if net.hidden:
-        assert net.a_in is not None
-        assert net.W_h is not None
-        assert net.activation is not None
-        z_h = net.a_in @ net.W_h + (0.0 if net.b_h is None else net.b_h)
-    z = net.a @ net.W + (0.0 if net.b is None else net.b)
-    losses = loss_along(z, net.t, -1)
-    return Forward(z_h, net.a, z, softmax(z), losses, float(net.scale * np.sum(losses)), reg_loss(net))
+    with np.errstate(all="ignore"):
+        if net.hidden:
+            assert net.a_in is not None
+            assert net.W_h is not None
+            assert net.activation is not None
+            z_h = net.a_in @ net.W_h + (0.0 if net.b_h is None else net.b_h)
+        z = net.a @ net.W + (0.0 if net.b is None else net.b)
+        losses = loss_along(z, net.t, -1)
+        data = float(net.scale * np.sum(losses))
+    return Forward(z_h, net.a, z, softmax(z), losses, data, reg_loss(net))
 
 
 def reg_loss(net: Network) -> float:
     """The regulariser ``coef·(‖W‖² + ‖W_h‖²)``."""
-    total = float(np.sum(net.W * net.W))
-    if net.W_h is not None:
-        total += float(np.sum(net.W_h * net.W_h))
-    return net.reg_coef * total
+    with np.errstate(all="ignore"):
+        total = float(np.sum(net.W * net.W))
+        if net.W_h is not None:
+            total += float(np.sum(net.W_h * net.W_h))
+        return net.reg_coef * total
+
+
+def _finite_forward(net: Network, name: Callable[[str], str]) -> None:
+    """Bad input where the forward pass overflows: its numbers, and every gradient, would not be finite."""
+    fwd = forward(net)
+    for value, key, formula in ((fwd.z_h, "W_h", "z_h = W_h a_in + b_h"), (fwd.z, "W", "z = W a + b")):
+        if value is not None and not np.all(np.isfinite(value)):
+            n, j = (int(i) for i in np.argwhere(~np.isfinite(value))[0])
+            where = f" (example {n}, entry {j})" if net.n > 1 else f" (entry {j})"
+            raise InputError(name(key), f"{formula} overflows{where}: the numbers are too large for float64")
+    if not (np.isfinite(fwd.reg_loss) and np.isfinite(fwd.data_loss)):
+        key = "reg" if not np.isfinite(fwd.reg_loss) else "W"
+        raise InputError(name(key), "the loss overflows: the numbers are too large for float64")
 
 
 def output_delta(net: Network, s: Array) -> Array:

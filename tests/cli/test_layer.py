@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from softgrad import MISTAKES
 from tests.conftest import SAMPLES, run, run_json
@@ -303,3 +305,33 @@ def test_readme_python_api_example() -> None:
     assert report.quantity("dW").reference == ((0.5, -0.25), (-0.5, 0.25))
     assert report.quantity("dW").user.matches[0].id == "dW_transposed"  # type: ignore[union-attr]
     assert report.diagnosis[0].id == "dW_transposed"
+
+
+LAYER_OPTIONS = [
+    "--a", "--W", "--b", "--t", "--label", "--a-in", "--W-h", "--b-h", "--activation", "--dW", "--db", "--delta-h",
+    "--convention", "--reduction", "--reg", "--reg-convention", "--case", "--format", "--explain", "--rtol", "--",
+]  # fmt: skip
+LAYER_WORDS = ["[[1, 2], [3, 4]]", "[[1e308, 1e308], [1e308, 1e308]]", "[1, 2]", "[[1], [2]]", "1 2", "0 1", "relu",
+               "sigmoid", "row", "column", "sum", "half", "json", "nan", "inf", "1e999", "-1", "0", "2", "[[", "]",
+               "1;2", "[[1, 2], [3]]", "[[0, 1], [1, 0]]", "-"]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(LAYER_OPTIONS), st.sampled_from(LAYER_WORDS),
+                          st.floats(allow_nan=True, allow_infinity=True).map(repr), st.text(max_size=5)),
+                max_size=14))  # fmt: skip
+@example(["--a", "1e308", "1e308", "--W", "[[1e308, 1e308], [1e308, 1e308]]", "--t", "0", "1", "--format", "json"])
+@example(["--a-in", "1e308", "--W-h", "[[1e308], [1e308]]", "--activation", "relu", "--W", "[[1, 2], [3, 4]]",
+          "--t", "0", "1", "--format", "json"])  # fmt: skip
+@example(["--a", "1", "2", "--W", "[[1e200, 0], [0, 1]]", "--t", "0", "1", "--reg", "1e300", "--format", "json"])
+def test_random_layer_arguments_never_crash(args: list[str]) -> None:
+    from click.testing import CliRunner
+
+    from softgrad.cli.app import cli
+
+    r = CliRunner().invoke(cli, ["layer", *args], catch_exceptions=True)
+    assert r.exc_info is None or r.exc_info[0] is SystemExit, r.exc_info
+    assert r.exit_code in (0, 1, 2), (args, r.stderr)
+    assert "Traceback" not in r.stderr
+    if "--format" in args and "json" in args and r.exit_code != 2 and "--" not in args:
+        json.loads(r.stdout)

@@ -8,6 +8,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from softgrad import InputError, check_layer, explain_layer
 from softgrad.core import layer as L
@@ -303,3 +305,47 @@ def test_large_arrays_are_compared_but_not_listed(monkeypatch: pytest.MonkeyPatc
     from softgrad.render.plain import render_plain
 
     assert "(too large to list: the comparisons are below)" in render_plain(layer_document(r))
+
+
+@st.composite
+def extreme_layers(draw: st.DrawFn) -> dict[str, object]:
+    n, h, k = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(2, 3))
+    scale = draw(st.sampled_from([1e-300, 1e-8, 1.0, 1e3, 1e100, 1e150]))
+    values = st.floats(-1.0, 1.0, allow_nan=False)
+    a = np.array(draw(st.lists(values, min_size=n * h, max_size=n * h))).reshape(n, h) * scale
+    W = np.array(draw(st.lists(values, min_size=h * k, max_size=h * k))).reshape(h, k) * scale
+    user = draw(st.sampled_from([None, "nan", "huge", "right"]))
+    kw: dict[str, object] = {"a": a, "W": W, "label": [0] * n, "convention": "row",
+                             "reg": draw(st.sampled_from([0.0, 1e-3, 1e10]))}  # fmt: skip
+    if user == "nan":
+        kw["dW"] = np.full((h, k), np.nan)
+    elif user == "huge":
+        kw["dW"] = np.full((h, k), -1.7e308)
+    elif user == "right":
+        kw["dW"] = "right"
+    return kw
+
+
+@given(extreme_layers())
+@settings(max_examples=60)
+def test_extreme_numbers_give_an_honest_status_or_one_input_error(kw: dict[str, object]) -> None:
+    if isinstance(kw.get("dW"), str):
+        try:
+            kw["dW"] = L.analytic(L.make_network(kw["a"], kw["W"], None, None, label=kw["label"], convention="row",
+                                                 reg=kw["reg"])).dW  # type: ignore[arg-type]  # fmt: skip
+        except InputError:
+            kw.pop("dW")
+    try:
+        r = check_layer(**kw)  # type: ignore[arg-type]
+    except InputError as exc:
+        message = exc.message
+    else:
+        message = ""
+    if message:
+        assert "too large for float64" in message
+        return
+    assert r.status in ("pass", "fail", "unstable")
+    if r.status == "unstable":
+        assert r.unstable
+    d = json.loads(json.dumps(r.to_dict()))
+    assert all(v is not None for row in d["quantities"]["dW"]["reference"] for v in row)
