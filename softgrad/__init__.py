@@ -12,6 +12,9 @@ from softgrad.commands.batch.report import BatchReport
 from softgrad.commands.check.api import check
 from softgrad.commands.check.explain import ExplainReport, explain
 from softgrad.commands.check.report import CheckReport, GradientVerdict, JacobianVerdict
+from softgrad.commands.layer.api import check_layer
+from softgrad.commands.layer.explain import LayerExplainReport, explain_layer
+from softgrad.commands.layer.report import LayerReport
 from softgrad.commands.verify.api import verify
 from softgrad.commands.verify.report import CaseResult, VerifyReport
 from softgrad.core.tolerance import DEFAULT_TOLERANCES, Tolerance
@@ -34,6 +37,8 @@ __all__ = [
     "GradientVerdict",
     "InputError",
     "JacobianVerdict",
+    "LayerExplainReport",
+    "LayerReport",
     "Mistake",
     "SoftgradError",
     "Tolerance",
@@ -41,6 +46,8 @@ __all__ = [
     "__version__",
     "check",
     "check_batch",
+    "check_layer",
     "explain",
+    "explain_layer",
     "verify",
 ]

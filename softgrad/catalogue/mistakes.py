@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from softgrad.catalogue.entry import STEPS, Catalogue, Mistake, Scale
+from softgrad.catalogue.layer import with_layer_entries
 from softgrad.core import Array, dE_ds, softmax, vjp_softmax_jacobian
 
 __all__ = ["MISTAKES", "STEPS", "Catalogue", "Mistake", "expected_scale", "valid_rows"]
@@ -190,7 +191,7 @@ def _reference_unscaled(u: Array, t: Array) -> Array:
     return out
 
 
-MISTAKES = Catalogue(
+MISTAKES = with_layer_entries(
     [
         Mistake(
             "jacobian_at_logits",

@@ -12,6 +12,7 @@ import click
 from softgrad.cli.batch import batch_cmd
 from softgrad.cli.check import check_cmd
 from softgrad.cli.explain import explain_cmd
+from softgrad.cli.layer import layer_cmd
 from softgrad.cli.mistakes import mistakes_cmd
 from softgrad.cli.options import option_for
 from softgrad.cli.verify import verify_cmd
@@ -93,7 +94,7 @@ def cli() -> None:
     """
 
 
-for command in (check_cmd, explain_cmd, mistakes_cmd, batch_cmd, verify_cmd):
+for command in (check_cmd, explain_cmd, mistakes_cmd, batch_cmd, verify_cmd, layer_cmd):
     cli.add_command(command)
 
 

@@ -18,13 +18,15 @@ HELP = """List the catalogue of known mistakes, or show one at an input.
 
 Without ID: every entry's id, title, wrong formula and the inputs that expose it. With ID: that mistake's
 gradient (and wrong Jacobian, for Jacobian mistakes) next to the reference, at --z/--t or, without them,
-at an input softgrad finds that exposes it.
+at an input softgrad finds that exposes it. A layer mistake (softgrad layer) is shown at a layer input
+that exposes it, with the softgrad layer command that reproduces it.
 
 \b
 Examples:
   softgrad mistakes
   softgrad mistakes jacobian_at_logits --z 1.75 1.75 --t 0 1
   softgrad mistakes assumes_one_hot
+  softgrad mistakes sigma_prime_at_activation
 """
 
 
@@ -62,6 +64,8 @@ def _mistakes_output(
         hint = f" (did you mean {close[0]}?)" if close else " (softgrad mistakes lists them)"
         raise InputError("ID", f"unknown mistake {mistake_id!r}{hint}")
     m = MISTAKES[mistake_id]
+    if m.scope == "layer":
+        return _layer_mistake(m.id, bool(z or t or label is not None))
     if m.scope != "row":
         data: dict[str, object] = {**m.to_dict(), "note": "a batch-level mistake: softgrad batch evaluates it"}
         return data, lambda: catalogue_document([m])
@@ -73,3 +77,14 @@ def _mistakes_output(
         problem = make_problem(parse_values(z, "--z"), ts, label=label, temperature=temperature)
     found = mistake_at(mistake_id, problem)
     return found.to_dict(), lambda: mistake_document(m, found)
+
+
+def _layer_mistake(mistake_id: str, given: bool) -> tuple[dict[str, object], Callable[[], Document]]:
+    """A layer entry at a layer input softgrad finds that exposes it."""
+    from softgrad.catalogue.layer_diagnose import layer_mistake_at
+    from softgrad.render.layer_doc import layer_mistake_document
+
+    if given:
+        raise InputError("--z", f"{mistake_id} is a layer mistake: check your layer with softgrad layer (see --help)")
+    found = layer_mistake_at(mistake_id)
+    return found.to_dict(), lambda: layer_mistake_document(MISTAKES[mistake_id], found)

@@ -36,6 +36,24 @@ OPTION_FOR = {
     "jacobian_input": "--jacobian-input",
     "backward_input": "--backward-input",
     "trials": "--trials",
+    # softgrad layer
+    "a": "--a",
+    "W": "--W",
+    "b": "--b",
+    "a_in": "--a-in",
+    "W_h": "--W-h",
+    "b_h": "--b-h",
+    "activation": "--activation",
+    "convention": "--convention",
+    "reg": "--reg",
+    "reg_convention": "--reg-convention",
+    "delta": "--delta",
+    "dW": "--dW",
+    "db": "--db",
+    "da": "--da",
+    "delta_h": "--delta-h",
+    "dW_h": "--dW-h",
+    "db_h": "--db-h",
 }
 
 

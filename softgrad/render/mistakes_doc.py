@@ -13,11 +13,15 @@ def catalogue_document(entries: Sequence[Mistake]) -> Document:
     table = Table(["id", "title", "wrong formula", "exposed by"], title=f"{len(entries)} known mistakes")
     for m in entries:
         table.add(Cell(m.id, "bold"), m.title, Cell(m.formula, "warn"), m.exposes)
-    return [
+    doc: Document = [
         table,
         line(Cell("notation: s = softmax(z), g = −t/s, J(x) = diag(x) − x xᵀ, S = Σt", "dim")),
-        line(Cell("details and numbers: softgrad mistakes ID [--z ... --t ...]", "dim")),
     ]
+    if any(m.scope == "layer" for m in entries):
+        layer = "layer entries (softgrad layer): z = W a + b, δ = ∂L/∂z, a_h = σ(z_h), δ_h = (Wᵀ δ) ⊙ σ′(z_h)"
+        doc.append(line(Cell(layer, "dim")))
+    doc.append(line(Cell("details and numbers: softgrad mistakes ID [--z ... --t ...]", "dim")))
+    return doc
 
 
 def mistake_document(m: Mistake, at: MistakeAt) -> Document:
