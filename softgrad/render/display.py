@@ -9,7 +9,7 @@ So the renderers give the reports their display here, through Python's and IPyth
 - ``_repr_pretty_``: the same text, for IPython's ``text/plain``;
 - ``_repr_html_``: the terminal's rich table, colours included, as HTML for Jupyter.
 
-:func:`install` registers the four public reports; the package root (``softgrad/__init__.py``) calls it, so
+:func:`install` registers the public reports; the package root (``softgrad/__init__.py``) calls it, so
 any import of softgrad gives them their display. ``repr(report)`` stays the dataclass repr, and
 ``report.to_dict()`` the JSON.
 """
@@ -93,11 +93,25 @@ def _verify(r: Any) -> Document:
     return verify_document(r)
 
 
+def _layer(r: Any) -> Document:
+    from softgrad.render.layer_doc import layer_document
+
+    return layer_document(r)
+
+
+def _layer_explain(r: Any) -> Document:
+    from softgrad.render.layer_doc import layer_explain_document
+
+    return layer_explain_document(r)
+
+
 def install() -> None:
-    """Register the reports of check, explain, batch and verify."""
+    """Register the reports of check, explain, batch, verify and layer."""
     from softgrad.commands.batch.report import BatchReport
     from softgrad.commands.check.explain import ExplainReport
     from softgrad.commands.check.report import CheckReport
+    from softgrad.commands.layer.explain import LayerExplainReport
+    from softgrad.commands.layer.report import LayerReport
     from softgrad.commands.verify.report import VerifyReport
 
     for cls, builder in (
@@ -105,5 +119,7 @@ def install() -> None:
         (ExplainReport, _explain),
         (BatchReport, _batch),
         (VerifyReport, _verify),
+        (LayerReport, _layer),
+        (LayerExplainReport, _layer_explain),
     ):
         register(cls, builder)

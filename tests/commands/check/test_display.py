@@ -66,3 +66,12 @@ def test_verify_report_displays_too() -> None:
     assert "jacobian_at_logits" in text
     assert "VerifyReport(" not in text
     assert "jacobian_at_logits" in v._repr_html_()  # type: ignore[attr-defined]
+
+
+def test_layer_reports_display_too() -> None:
+    r = softgrad.check_layer([1, -0.5], [[2, 0.5], [2, 0.5]], [0, 0], [0, 1], dW=[[0.5, -0.5], [-0.25, 0.25]])
+    assert str(r).startswith("softgrad layer — column convention")
+    assert "dW_transposed" in str(r)
+    assert "<pre" in r._repr_html_()
+    e = softgrad.explain_layer(a=[1, -0.5], W=[[2, 0.5], [2, 0.5]], b=[0, 0], t=[0, 1])
+    assert "EqA1" in str(e)
