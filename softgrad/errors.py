@@ -12,6 +12,8 @@ class ExitCode(IntEnum):
     FAIL = 1  #: a gradient check failed
     USAGE = 2  #: usage error or bad input
     INTERRUPTED = 130  #: stopped by Ctrl-C (SIGINT)
+    BROKEN_PIPE = 141  #: the reader of stdout (or of an --output FIFO) went away before the report was written
+    TERMINATED = 143  #: stopped by SIGTERM (a CI timeout, ``kill``)
 
 
 class SoftgradError(Exception):

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 import click
 
-from softgrad.core import FD_CHOICES
+from softgrad.core import FD_CHOICES, rules
 from softgrad.core.rules import DTYPES
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
@@ -36,6 +36,10 @@ OPTION_FOR = {
     "jacobian_input": "--jacobian-input",
     "backward_input": "--backward-input",
     "trials": "--trials",
+    "jobs": "--jobs",
+    "k": "--k",
+    "delimiter": "--delimiter",
+    "input_format": "--input-format",
 }
 
 
@@ -126,7 +130,14 @@ def fd_options(help_fd: str) -> Decorator:
     return _apply(
         [
             click.option("--fd", type=click.Choice(FD_CHOICES), default="auto", show_default=True, help=help_fd),
-            click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random directions."),
+            click.option(
+                "--seed",
+                type=int,
+                default=0,
+                show_default=True,
+                callback=lambda ctx, param, value: rules.seed(value),
+                help="Seed of the random directions (a whole number >= 0).",
+            ),
         ]
     )
 

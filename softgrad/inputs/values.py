@@ -3,7 +3,6 @@ the place (``--z: value 3``, ``z.txt:2:5``, ``case.json: key 't'``)."""
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -11,7 +10,7 @@ from typing import Any
 
 from softgrad.core.problem import Problem, make_problem
 from softgrad.errors import InputError
-from softgrad.inputs.files import read_text
+from softgrad.inputs.files import load_json, read_text
 
 _TOKEN = re.compile(r"[^\s,]+")
 CASE_KEYS = ("z", "t", "label", "grad", "jacobian", "temperature")
@@ -115,10 +114,7 @@ def read_case(path: str) -> dict[str, Any]:
     name, text = read_text(path)
     if not text.strip():
         raise InputError(name, "is empty; expected a JSON object")
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{name}:{exc.lineno}:{exc.colno}", f"invalid JSON: {exc.msg}") from None
+    obj = load_json(text, name)
     return parse_case(obj, name)
 
 

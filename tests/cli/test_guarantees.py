@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from softgrad.cli import output
+from softgrad.errors import InputError
 from tests.conftest import SAMPLES, run
 
 EX = ("check", "--z", "1.75", "1.75", "--t", "0", "1")
@@ -87,10 +88,10 @@ def test_output_refuses_an_input_even_by_another_path(tmp_path: Path) -> None:
 
 def test_write_output_cleans_up_on_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def boom(src: str, dst: str) -> None:
-        raise OSError("disk full")
+        raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(InputError, match="cannot write .*x.txt: No space left on device"):
         output.write_output("text", str(tmp_path / "x.txt"))
     assert list(tmp_path.iterdir()) == []
 
