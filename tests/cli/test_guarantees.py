@@ -91,7 +91,7 @@ def test_write_output_cleans_up_on_error(tmp_path: Path, monkeypatch: pytest.Mon
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", boom)
-    with pytest.raises(InputError, match="cannot write .*x.txt: No space left on device"):
+    with pytest.raises(InputError, match=r"cannot write .*x\.txt: No space left on device"):
         output.write_output("text", str(tmp_path / "x.txt"))
     assert list(tmp_path.iterdir()) == []
 

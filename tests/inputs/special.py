@@ -46,7 +46,7 @@ def softgrad(
         capture_output=True,
         env=full_env,
         timeout=timeout,
-        preexec_fn=bound_by_permissions() if obey_permissions else None,  # noqa: PLW1509 - single-threaded test
+        preexec_fn=bound_by_permissions() if obey_permissions else None,
         check=False,
         cwd=kwargs.pop("cwd", None),
         **kwargs,
