@@ -27,13 +27,29 @@ class _Interrupted(Exception):
     """Ctrl-C inside a command, carried past click (which would print an extra blank line)."""
 
 
+class _BrokenPipe(Exception):
+    """A broken pipe inside a command, carried past click (which would exit 1 without a word)."""
+
+
 class _Terminated(BaseException):
-    """SIGTERM, raised in the main thread like KeyboardInterrupt so that the same cleanup runs."""
+    """SIGTERM or SIGHUP, raised in the main thread like KeyboardInterrupt so that the same cleanup runs."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
-def _on_sigterm(signum: int, frame: object) -> None:
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process at once
-    raise _Terminated
+#: The signals handled like Ctrl-C: the exit code and the line each one gives.
+_ENDING: dict[int, tuple[ExitCode, str]] = {
+    signal.SIGTERM: (ExitCode.TERMINATED, "terminated"),
+    signal.SIGHUP: (ExitCode.HANGUP, "hung up"),
+}
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    for sig in _ENDING:
+        signal.signal(sig, signal.SIG_DFL)  # a second signal ends the process at once
+    raise _Terminated(signum)
 
 
 def _standard_descriptors() -> None:
@@ -67,6 +83,8 @@ class SoftgradGroup(click.Group):
             return super().invoke(ctx)
         except KeyboardInterrupt:
             raise _Interrupted from None
+        except BrokenPipeError:
+            raise _BrokenPipe from None
 
     def main(
         self,
@@ -77,14 +95,16 @@ class SoftgradGroup(click.Group):
         **extra: Any,
     ) -> Any:
         _standard_descriptors()
-        previous = None
+        previous = {}
         if threading.current_thread() is threading.main_thread():
-            previous = signal.signal(signal.SIGTERM, _on_sigterm)
+            for sig in _ENDING:
+                if signal.getsignal(sig) is signal.SIG_DFL:  # an ignored signal (nohup) stays ignored
+                    previous[sig] = signal.signal(sig, _on_signal)
         try:
             code = self._run(args, prog_name, complete_var, **extra)
         finally:
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
         if standalone_mode:
             sys.exit(code)
         return code
@@ -107,10 +127,11 @@ class SoftgradGroup(click.Group):
         except (click.exceptions.Abort, KeyboardInterrupt, _Interrupted):
             say("softgrad: interrupted")
             return ExitCode.INTERRUPTED
-        except _Terminated:
-            say("softgrad: terminated")
-            return ExitCode.TERMINATED
-        except BrokenPipeError:
+        except _Terminated as exc:
+            ending, what = _ENDING.get(exc.signum, (ExitCode.TERMINATED, "terminated"))
+            say(f"softgrad: {what}")
+            return ending
+        except (BrokenPipeError, _BrokenPipe):
             _stdout_gone()
             say("softgrad: the reader of the output went away before the report was written (broken pipe)")
             return ExitCode.BROKEN_PIPE
@@ -145,7 +166,8 @@ def cli() -> None:
 
     \b
     Exit codes: 0 all checks pass, 1 a check fails, 2 usage error or bad input, 130 interrupted
-    (Ctrl-C), 141 the reader of the output went away (broken pipe), 143 terminated (SIGTERM).
+    (Ctrl-C), 129 hung up (SIGHUP), 141 the reader of the output went away (broken pipe), 143 terminated
+    (SIGTERM).
 
     \b
     Example:

@@ -227,7 +227,7 @@ def _copy(text: str | IO[str], out: IO[str], encoding: str) -> None:
 def say(message: str) -> None:
     """One line of talk on stderr: never a raw control character, never an encoding error, and nothing
     at all if stderr is closed."""
-    from softgrad.render.plain import printable
+    from softgrad.inputs.files import printable
 
     err = sys.stderr
     if err is None:

@@ -123,7 +123,12 @@ def _open_archive(path: str) -> tuple[str, IO[bytes]]:
         except OSError as exc:
             raise InputError(source, f"cannot read: {exc.strerror or exc}") from None
     try:
-        data = read_limited(stream, source, MAX_ARCHIVE_BYTES, "an .npz archive that is not a plain file")
+        head = stream.read(6)
+        if head == NPY_MAGIC:
+            raise InputError(source, _PLAIN_NPY)
+        if head[:4] != ZIP_MAGIC:
+            raise InputError(source, "is not an .npz archive (it does not start like a zip file)")
+        data = head + read_limited(stream, source, MAX_ARCHIVE_BYTES - len(head), "an .npz archive on a pipe")
     finally:
         if path != "-":
             stream.close()

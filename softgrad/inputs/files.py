@@ -18,6 +18,7 @@ import os
 import select
 import stat
 import sys
+import unicodedata
 import zlib
 from typing import IO, Any
 
@@ -37,7 +38,29 @@ _READ = 1 << 20
 
 
 def megabytes(n: int) -> str:
-    return f"{n / (1 << 20):.0f} MB"
+    """A size for people: ``64 MB``, ``2 GB``, ``7.6 TB``."""
+    for unit, size in (("TB", 1 << 40), ("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= size:
+            value = n / size
+            return f"{value:.0f} {unit}" if value >= 10 or value == int(value) else f"{value:.1f} {unit}"
+    return f"{n} bytes"
+
+
+_UNSAFE_CATEGORIES = ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
+
+
+def printable(text: str) -> str:
+    """Text from an input (a carried column, a file name) as it may be shown: control characters,
+    invisible formatting characters (bidi overrides, zero-width spaces), lone surrogates and unassigned
+    code points written as escapes (``\\x1b``, ``\\u202e``), never raw."""
+    if text.isprintable():
+        return text
+    return "".join(c if c == " " or unicodedata.category(c) not in _UNSAFE_CATEGORIES else _escape(c) for c in text)
+
+
+def _escape(c: str) -> str:
+    code = ord(c)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def open_input(path: str, *, gunzip: bool = True) -> tuple[str, IO[bytes], int | None]:

@@ -11,30 +11,17 @@ from __future__ import annotations
 
 import unicodedata
 
+from softgrad.inputs.files import printable
 from softgrad.render.layout import Document, Line, Table
 
 #: ASCII stand-ins for the symbols the reports use, when the output encoding cannot hold them.
 ASCII = {
-    "✓": "ok", "✗": "x", "—": "-", "–": "-", "−": "-", "…": "...", "⋮": ":", "█": "#", "·": "*", "τ": "tau",
-    "Σ": "sum", "ᵀ": "^T", "⊙": "(.)", "×": "x", "≠": "!=", "÷": "/", "²": "^2", "δ": "delta", "½": "1/2",
+    "✓": "ok", "✗": "FAIL", "—": "-", "–": "-", "−": "-", "…": "...", "⋮": ":", "█": "#", "·": "*", "τ": "tau",
+    "Σ": "sum ", "ᵀ": "^T", "⊙": "(.)", "×": "x", "≠": "!=", "÷": "/", "²": "^2", "δ": "delta", "½": "1/2",
     "∇": "grad ", "‖": "||", "ε": "eps", "±": "+/-", "∈": " in ", "≤": "<=", "≥": ">=", "≈": "~", "→": "->",
     "←": "<-", "∞": "inf", "√": "sqrt", "∂": "d", "⁻": "^-", "¹": "1", "│": "|", "─": "-", "━": "-",
 }  # fmt: skip
-_UNSAFE_CATEGORIES = ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
 _UTF = ("utf8", "utf8sig", "utf16", "utf32")
-
-
-def printable(text: str) -> str:
-    """``text`` with control characters, invisible formatting characters (bidi overrides, zero-width
-    spaces), lone surrogates and unassigned code points shown as escapes."""
-    if text.isprintable():
-        return text
-    return "".join(c if c == " " or unicodedata.category(c) not in _UNSAFE_CATEGORIES else _escape(c) for c in text)
-
-
-def _escape(c: str) -> str:
-    code = ord(c)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def for_encoding(text: str, encoding: str = "utf-8") -> str:

@@ -56,7 +56,7 @@ from softgrad.core.rules import DEFAULT_SHOW
 from softgrad.errors import InputError
 from softgrad.inputs.arrays import read_npz
 from softgrad.inputs.csv import CsvReader, open_csv, parse_chunk
-from softgrad.inputs.files import GZIP_MAGIC, ZIP_MAGIC, open_input
+from softgrad.inputs.files import GZIP_MAGIC, ZIP_MAGIC, open_input, printable
 from softgrad.inputs.jsonl import read_jsonl
 from softgrad.inputs.rows import Block, ReadOptions, RowSpec
 
@@ -94,17 +94,10 @@ class ChunkResult:
 
 
 def _csv_escape(value: str) -> str:
-    value = _no_controls(value)
+    value = printable(value)  # an escape sequence in a carried column is written as \x1b, never raw
     if any(c in value for c in ',"\n\r'):
         return '"' + value.replace('"', '""') + '"'
     return value
-
-
-def _no_controls(value: str) -> str:
-    """Control characters from the data (an escape sequence in a carried column) written as ``\\xNN``."""
-    if value.isprintable():
-        return value
-    return "".join(c if c.isprintable() or c == " " else f"\\x{ord(c):02x}" if ord(c) < 256 else c for c in value)
 
 
 def _fold(
@@ -486,17 +479,25 @@ def _sniff(path: str) -> str:
 
 
 class _Pool:
-    """Worker processes that die with their parent; fewer (or none) when they cannot all be started; and
-    chunks checked again in the parent if a worker dies."""
+    """Worker processes, started when first needed, that die with their parent; fewer (or none) when they
+    cannot all be started; and chunks checked again in the parent if a worker dies."""
 
     def __init__(self, jobs: int, note: Note) -> None:
         self.jobs = jobs
         self.executor: ProcessPoolExecutor | None = None
         self._note = note
+        self._started = False
+
+    def start(self) -> ProcessPoolExecutor | None:
+        """The executor (started at the first call), or None: check in this process."""
+        if self._started:
+            return self.executor
+        self._started = True
         if sys.platform != "linux":
-            return
-        reason = ""
-        for n in _fewer(jobs):
+            self.jobs = 1
+            return None
+        asked, reason = self.jobs, ""
+        for n in _fewer(asked):
             try:
                 self.executor = _start(n)
                 self.jobs = n
@@ -505,13 +506,15 @@ class _Pool:
                 reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         if self.executor is None:
             self.jobs = 1
-            note(f"could not start {jobs} worker processes ({reason}); checking the rows in this process")
-        elif self.jobs < jobs:
-            note(f"could start only {self.jobs} of {jobs} worker processes ({reason}); using {self.jobs}")
+            self._note(f"could not start {asked} worker processes ({reason}); checking the rows in this process")
+        elif self.jobs < asked:
+            self._note(f"could start only {self.jobs} of {asked} worker processes ({reason}); using {self.jobs}")
+        return self.executor
 
     def lost(self, exc: BaseException) -> None:
-        """A worker died: stop using the pool (the caller checks what was in flight itself)."""
-        self._note(f"a worker process died ({exc or type(exc).__name__}); checking the remaining rows in this process")
+        """A worker died: stop using the pool (the caller checks what was in flight itself); said once."""
+        if self.executor is not None:
+            self._note("a worker process died; checking the rest of the rows in this process")
         self.kill()
 
     def kill(self) -> None:
@@ -629,7 +632,7 @@ def _csv_results(
             return _work(data, first, spec, opts, run, carried_names)
 
     for data, first in everything:
-        executor = pool.executor if pool is not None else None
+        executor = pool.start() if pool is not None else None
         if executor is None:
             while inflight:
                 item = inflight.pop(0)
