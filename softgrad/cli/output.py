@@ -70,7 +70,9 @@ def _target(output: str, inputs: Iterable[str]) -> tuple[str, os.stat_result | N
     except FileNotFoundError:
         st = None
     except OSError as exc:
-        raise InputError(where, f"cannot use {output}: {exc.strerror or exc}") from None
+        if exc.errno == errno.ENAMETOOLONG:
+            raise InputError(where, f"cannot create {_shown(output)}: the file name is too long") from None
+        raise InputError(where, f"cannot use {_shown(output)}: {exc.strerror or exc}") from None
     if st is None:
         path = os.path.realpath(output)  # a new file, or the target of a dangling link
         directory = os.path.dirname(path) or "."
@@ -78,7 +80,7 @@ def _target(output: str, inputs: Iterable[str]) -> tuple[str, os.stat_result | N
             shown = os.path.dirname(output) or "."
             raise InputError(where, f"directory {shown} does not exist")
         if len(os.path.basename(path).encode("utf-8", "surrogateescape")) > 255:
-            raise InputError(where, f"cannot create {output}: the file name is longer than 255 bytes")
+            raise InputError(where, f"cannot create {_shown(output)}: the file name is too long")
         return path, None
     mode = st.st_mode
     if stat.S_ISDIR(mode):
@@ -89,6 +91,11 @@ def _target(output: str, inputs: Iterable[str]) -> tuple[str, os.stat_result | N
         raise InputError(where, f"{output} is a socket; give a file, a character device or a FIFO")
     _refuse_input(st, inputs, where)
     return (os.path.realpath(output) if stat.S_ISREG(mode) else output), st
+
+
+def _shown(path: str) -> str:
+    """A path as a message shows it: a very long one with its middle left out."""
+    return path if len(path) <= 100 else f"{path[:48]}…{path[-48:]}"
 
 
 def write_output(text: str | IO[str], output: str | None, inputs: Iterable[str] = ()) -> None:

@@ -15,7 +15,8 @@ from typing import IO, Protocol
 import numpy as np
 
 from softgrad.errors import InputError
-from softgrad.inputs.files import MAX_TEXT_BYTES, NPY_MAGIC, ZIP_MAGIC, decode, megabytes, open_input
+from softgrad.inputs import files
+from softgrad.inputs.files import NPY_MAGIC, ZIP_MAGIC, decode, megabytes, open_input
 from softgrad.inputs.rows import (
     BadRow,
     Block,
@@ -40,9 +41,11 @@ class LineTooLong(ValueError):
     """A line longer than the limit: raised by :func:`raw_chunks` before it holds more than the limit."""
 
 
-def raw_chunks(fh: Readable, size: int, limit: int = MAX_TEXT_BYTES) -> Iterator[bytes]:
+def raw_chunks(fh: Readable, size: int, limit: int | None = None) -> Iterator[bytes]:
     """Byte chunks of about ``size`` that end at a line end (the last may not); a line longer than
-    ``limit`` bytes raises :class:`LineTooLong` (so a stream with no line ends never fills memory)."""
+    ``limit`` bytes (default MAX_TEXT_BYTES) raises :class:`LineTooLong` (so a stream with no line ends
+    never fills memory)."""
+    limit = files.MAX_TEXT_BYTES if limit is None else limit
     rest = b""
     while True:
         data = fh.read(size)
@@ -231,8 +234,8 @@ def _first_line(fh: IO[bytes], source: str) -> tuple[bytes, bytes]:
         total += len(data)
         if end >= 0:
             break
-        if total > MAX_TEXT_BYTES:
-            raise InputError(f"{source}:1", f"the first line is longer than {megabytes(MAX_TEXT_BYTES)}")
+        if total > files.MAX_TEXT_BYTES:
+            raise InputError(f"{source}:1", f"the first line is longer than {megabytes(files.MAX_TEXT_BYTES)}")
     head = b"".join(parts)
     end = head.find(b"\n")
     return (head, b"") if end < 0 else (head[:end], head[end + 1 :])
@@ -282,7 +285,7 @@ def _open_csv(
             for data in raw_chunks(_prepend(rest, fh), opts.chunk_bytes):
                 if pending:
                     data, pending = pending + data, b""
-                if b'"' in data and data.count(b'"') % 2 and len(data) <= MAX_TEXT_BYTES:
+                if b'"' in data and data.count(b'"') % 2 and len(data) <= files.MAX_TEXT_BYTES:
                     pending = data  # ends inside a quoted field (most likely): keep the field in one chunk
                     continue
                 if not data.endswith(b"\n"):

@@ -204,8 +204,10 @@ def read_limited(fh: IO[bytes], name: str, limit: int, what: str = "a text input
     return b"".join(parts)
 
 
-def read_text(path: str, limit: int = MAX_TEXT_BYTES) -> tuple[str, str]:
-    """(display name, text) of a file, or of stdin for ``-``: at most ``limit`` bytes of UTF-8 text."""
+def read_text(path: str, limit: int | None = None) -> tuple[str, str]:
+    """(display name, text) of a file, or of stdin for ``-``: at most ``limit`` (default MAX_TEXT_BYTES)
+    bytes of UTF-8 text."""
+    limit = MAX_TEXT_BYTES if limit is None else limit
     name, fh, size = open_input(path)
     try:
         if size is not None and size > limit:

@@ -17,7 +17,8 @@ import numpy as np
 
 from softgrad.core import rules
 from softgrad.errors import InputError
-from softgrad.inputs.files import MAX_TEXT_BYTES, NPY_MAGIC, ZIP_MAGIC, load_json, megabytes, open_input
+from softgrad.inputs import files
+from softgrad.inputs.files import NPY_MAGIC, ZIP_MAGIC, load_json, megabytes, open_input
 from softgrad.inputs.rows import BadRow, Block
 from softgrad.inputs.values import parse_case
 
@@ -44,10 +45,14 @@ def read_jsonl(path: str, chunk_rows: int = 8192) -> Iterator[tuple[Block, int]]
     closing = contextlib.closing(fh) if path != "-" else contextlib.nullcontext()
     with closing:
         lineno = jacobians = 0
-        while raw := fh.readline(MAX_TEXT_BYTES + 1):
+        limit = files.MAX_TEXT_BYTES
+        peek = getattr(fh, "peek", None)
+        if peek is not None:
+            _refuse_binary(peek(1 << 16)[: 1 << 16].split(b"\n", 1)[0], source)  # before a whole "line" of it
+        while raw := fh.readline(limit + 1):
             lineno += 1
-            if len(raw) > MAX_TEXT_BYTES:
-                raise InputError(f"{source}:{lineno}", f"the line is longer than {megabytes(MAX_TEXT_BYTES)}")
+            if len(raw) > limit:
+                raise InputError(f"{source}:{lineno}", f"the line is longer than {megabytes(limit)}")
             if lineno == 1:
                 _refuse_binary(raw, source)
             try:

@@ -102,11 +102,13 @@ def _group(names: Sequence[str], prefixes: Sequence[str], what: str) -> list[int
     match (``z0…`` and ``logit_0…``) are errors, never a silent choice.
     """
     groups: list[tuple[str, dict[int, int]]] = []
+    lowered = [n.lower() for n in names]
     for prefix in prefixes:
         pat = re.compile(re.escape(prefix) + r"(\d+)$", re.IGNORECASE)
+        start = prefix.lower()
         found: dict[int, int] = {}
         for i, n in enumerate(names):
-            m = pat.match(n)
+            m = pat.match(n) if lowered[i].startswith(start) else None
             if m is None:
                 continue
             index = int(m.group(1))

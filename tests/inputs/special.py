@@ -33,24 +33,40 @@ def bound_by_permissions() -> Callable[[], None] | None:
 def softgrad(
     *args: str,
     stdin: Any = subprocess.DEVNULL,
+    stdout: Any = subprocess.PIPE,
+    stderr: Any = subprocess.PIPE,
     env: dict[str, str] | None = None,
     obey_permissions: bool = False,
+    preexec_fn: Callable[[], Any] | None = None,
     timeout: float = 60,
-    **kwargs: Any,
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run ``python -m softgrad ARGS`` in a child process; stdout and stderr are captured as bytes."""
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    """Run ``python -m softgrad ARGS`` in a child process (stdout and stderr captured as bytes unless
+    given); ``obey_permissions``: as root, without the power to ignore file permissions."""
+    drop = bound_by_permissions() if obey_permissions else None
+
+    def before() -> None:
+        if drop is not None:
+            drop()
+        if preexec_fn is not None:
+            preexec_fn()
+
     return subprocess.run(
         [sys.executable, "-m", "softgrad", *args],
         stdin=stdin,
-        capture_output=True,
-        env=full_env,
+        stdout=stdout,
+        stderr=stderr,
+        env=child_env(env),
         timeout=timeout,
-        preexec_fn=bound_by_permissions() if obey_permissions else None,
+        preexec_fn=before if drop or preexec_fn else None,
         check=False,
-        cwd=kwargs.pop("cwd", None),
-        **kwargs,
+        cwd=cwd,
     )
+
+
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a softgrad child process: this checkout first on the path."""
+    return {**os.environ, "PYTHONPATH": str(ROOT), **(extra or {})}
 
 
 def one_line(stderr: bytes | str) -> str:
@@ -71,4 +87,4 @@ def rows_csv(path: Path, rows: int, k: int = 4) -> Path:
     return path
 
 
-__all__: Sequence[str] = ["IS_ROOT", "ROOT", "bound_by_permissions", "one_line", "rows_csv", "softgrad"]
+__all__: Sequence[str] = ["IS_ROOT", "ROOT", "bound_by_permissions", "child_env", "one_line", "rows_csv", "softgrad"]

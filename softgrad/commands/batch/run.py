@@ -456,10 +456,7 @@ def input_kind(path: str, read: ReadOptions) -> str:
 def _sniff(path: str) -> str:
     """What the first bytes say (peeked, not consumed, on stdin; a pipe or device by name is CSV)."""
     if path == "-":
-        peek = getattr(getattr(sys.stdin, "buffer", None), "peek", None)
-        if peek is None:
-            return "csv"
-        head = peek(1 << 16)
+        head = _peek_stdin(1 << 16)
         if head[:2] == GZIP_MAGIC:
             with contextlib.suppress(zlib.error):
                 head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, 64)
@@ -476,6 +473,23 @@ def _sniff(path: str) -> str:
     if head[:4] == ZIP_MAGIC:
         return "npz"
     return "jsonl" if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{" else "csv"
+
+
+def _peek_stdin(n: int) -> bytes:
+    """Up to ``n`` first bytes of stdin, left for the reader (peeked, or read and sought back)."""
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:
+        return b""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        if hasattr(stream, "peek"):
+            data: bytes = stream.peek(n)
+            return data
+        if stream.seekable():
+            pos = stream.tell()
+            data = stream.read(n)
+            stream.seek(pos)
+            return data
+    return b""
 
 
 class _Pool:
