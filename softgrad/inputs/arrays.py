@@ -163,7 +163,7 @@ def _member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, source: str, key: str) -
                 raise InputError(where, f"holds more data than its shape {shape} declares")
     except InputError:
         raise
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, ValueError) as exc:
         raise InputError(where, f"cannot be read: the archive is damaged or truncated ({exc})") from None
     return out.reshape(shape, order="F" if fortran else "C")
 
@@ -182,7 +182,7 @@ def _header(fp: IO[bytes], where: str) -> tuple[tuple[int, ...], bool, np.dtype[
             )
     except InputError:
         raise
-    except (ValueError, SyntaxError, TypeError, EOFError, OverflowError) as exc:
+    except Exception as exc:  # noqa: BLE001 - numpy's header parser raises ValueError, SyntaxError, TokenError…
         raise InputError(where, f"is not a valid .npy array ({' '.join(str(exc).split())[:120]})") from None
     if not all(isinstance(d, int) and d >= 0 for d in shape):
         raise InputError(where, f"declares an invalid shape {shape}")

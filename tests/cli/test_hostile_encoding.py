@@ -38,7 +38,9 @@ def _in(encoding: str, *args: str) -> Result:
 
 
 @pytest.mark.parametrize("encoding", ["ascii", "cp1252"])
-@pytest.mark.parametrize("args", COMMANDS, ids=[" ".join(a[:2]) + (" " + a[-1] if len(a) > 3 else "") for a in COMMANDS])
+@pytest.mark.parametrize(
+    "args", COMMANDS, ids=[" ".join(a[:2]) + (" " + a[-1] if len(a) > 3 else "") for a in COMMANDS]
+)
 def test_output_in_a_legacy_encoding_never_crashes(encoding: str, args: tuple[str, ...]) -> None:
     utf8 = run(*args)
     legacy = _in(encoding, *args)
@@ -79,9 +81,7 @@ def test_tables_fall_back_to_ascii_symbols() -> None:
 
 
 CONTROL_ROWS = (
-    "id,z0,z1,t0,t1,g0,g1\n"
-    "\x1b[31mRED\x1b]0;pwned\x07,1.75,1.75,0,1,6.125,2.625\n"
-    "ok\u202eevil,1.75,1.75,0,1,0.5,-0.5\n"
+    "id,z0,z1,t0,t1,g0,g1\n\x1b[31mRED\x1b]0;pwned\x07,1.75,1.75,0,1,6.125,2.625\nok\u202eevil,1.75,1.75,0,1,0.5,-0.5\n"
 )
 
 

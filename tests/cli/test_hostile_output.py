@@ -45,7 +45,9 @@ def test_output_refuses_a_block_device(tmp_path: Path) -> None:
     os.mknod(dev, 0o600 | stat.S_IFBLK, os.makedev(7, 200))  # a loop device number; never opened
     r = run(*EX, "--output", str(dev))
     assert r.exit_code == 2
-    assert one_line(r.stderr) == f"softgrad: error: --output: {dev} is a block device; refusing to write a report onto it"
+    assert (
+        one_line(r.stderr) == f"softgrad: error: --output: {dev} is a block device; refusing to write a report onto it"
+    )
     assert stat.S_ISBLK(dev.lstat().st_mode)
 
 
@@ -214,7 +216,9 @@ def test_a_closed_stdout_is_one_line() -> None:
     )
 
 
-@pytest.mark.parametrize("args", [("check", "--case", "-"), ("batch", "-"), ("check", "--z-file", "-", "--t", "0", "1")])
+@pytest.mark.parametrize(
+    "args", [("check", "--case", "-"), ("batch", "-"), ("check", "--z-file", "-", "--t", "0", "1")]
+)
 def test_a_closed_stdin_is_one_line(args: tuple[str, ...]) -> None:
     r = softgrad(*args, stdin=None, preexec_fn=lambda: os.close(0))
     assert r.returncode == 2
@@ -224,7 +228,7 @@ def test_a_closed_stdin_is_one_line(args: tuple[str, ...]) -> None:
 
 
 def test_a_broken_pipe_is_one_line_and_exit_141(tmp_path: Path) -> None:
-    rows = rows_csv(tmp_path / "rows.csv", 200_000)
+    rows = rows_csv(tmp_path / "rows.csv", 20_000)  # 800 KB of CSV report: more than a pipe holds
     proc = subprocess.Popen(
         [sys.executable, "-m", "softgrad", "batch", str(rows), "--format", "csv", "--jobs", "1"],
         stdout=subprocess.PIPE,

@@ -73,7 +73,10 @@ def test_a_text_input_past_the_size_limit_is_one_line(tmp_path: Path, monkeypatc
     r = run("check", "--z-file", str(z), *T)
     assert one_line(r.stderr) == f"softgrad: error: {z}: is 1.2 KB; softgrad reads text inputs of at most 1000 bytes"
     r = run("check", "--z-file", "-", *T, input="1.5 " * 300)  # a pipe: no size known, the limit still holds
-    assert one_line(r.stderr) == "softgrad: error: <stdin>: is larger than 1000 bytes, the most softgrad reads from a text input"
+    assert (
+        one_line(r.stderr)
+        == "softgrad: error: <stdin>: is larger than 1000 bytes, the most softgrad reads from a text input"
+    )
     rows = tmp_path / "rows.jsonl"
     rows.write_text('{"z": [1, 2], "t": [0, 1]}\n{"z": [' + "1, " * 600 + "2]}\n")
     r = run("batch", str(rows))
@@ -122,7 +125,7 @@ def test_a_fifo_someone_writes_to_is_read(tmp_path: Path) -> None:
     ("text", "message"),
     [
         ("[" * 100_000 + "]" * 100_000, "JSON nested too deeply"),
-        ('{"z": [' + "9" * 5000 + ", 1], \"t\": [0, 1]}", "an integer of 5000 digits is too large for a float"),
+        ('{"z": [' + "9" * 5000 + ', 1], "t": [0, 1]}', "an integer of 5000 digits is too large for a float"),
         ('{"z": [1e999, 1], "t": [0, 1]}', "the number 1e999 overflows a float (the largest is about 1.8e308)"),
         ('{"z": [1, 2], "t": [0, 1], "z": [3, 4]}', "key 'z' is given twice"),
         ('{"z": [1, 2], "t": [0, 1]', "invalid JSON: Expecting ',' delimiter"),
@@ -191,4 +194,6 @@ def test_a_truncated_gzip_input_is_one_line(tmp_path: Path) -> None:
     packed.write_bytes(gzip.compress((BATCH / "mixed.csv").read_bytes())[:-20])
     r = run("batch", str(packed))
     assert r.exit_code == 2
-    assert one_line(r.stderr) == f"softgrad: error: {packed}: the gzip data is truncated (it ends before its end marker)"
+    assert (
+        one_line(r.stderr) == f"softgrad: error: {packed}: the gzip data is truncated (it ends before its end marker)"
+    )
