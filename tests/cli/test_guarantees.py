@@ -157,3 +157,20 @@ def test_verify_leaves_no_bytecode_beside_the_users_file(tmp_path: Path) -> None
     r = run("verify", f"{module}:grad", "--trials", "1", "--format", "json")
     assert r.exit_code == 0, r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mygrad.py"]
+
+
+def test_every_test_the_readme_guarantees_name_exists() -> None:
+    import re
+
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## Guarantees\n", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"\btest_[a-z0-9_]+\b(?!\.py)", section))  # test functions, not files
+    defined = {
+        m
+        for f in (ROOT / "tests").rglob("test_*.py")
+        for m in re.findall(r"^def (test_[a-z0-9_]+)", f.read_text(), re.M)
+    }
+    assert len(named) > 60
+    assert sorted(named - defined) == []
