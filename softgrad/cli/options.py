@@ -198,7 +198,8 @@ def output_options(formats: Sequence[str]) -> Decorator:
                 "--output",
                 "-o",
                 metavar="PATH",
-                help="Write the report to PATH (atomically; never over an input) instead of stdout.",
+                help="Write the report to PATH instead of stdout: a regular file atomically (keeping its mode), "
+                "a device or FIFO straight through; never over an input (stdin's included).",
             ),
             click.option("--no-color", is_flag=True, help="No colour (also: the NO_COLOR environment variable)."),
         ]

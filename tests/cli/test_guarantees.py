@@ -11,6 +11,7 @@ import pytest
 from softgrad.cli import output
 from softgrad.errors import InputError
 from tests.conftest import SAMPLES, run
+from tests.inputs.special import children
 
 EX = ("check", "--z", "1.75", "1.75", "--t", "0", "1")
 
@@ -140,7 +141,9 @@ def test_ctrl_c_on_a_real_batch_run(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(0.8)
+    deadline = time.monotonic() + 30
+    while len(children(proc.pid)) < 2 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)  # Ctrl-C once the run is under way (its workers started), not during start-up
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
     if proc.returncode == 0:  # finished before the signal on a fast machine: nothing to check

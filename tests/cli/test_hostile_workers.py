@@ -18,7 +18,7 @@ import pytest
 from softgrad.commands.batch.rows import BatchOptions
 from softgrad.commands.batch.run import RunOptions, run_batch
 from softgrad.inputs.rows import ReadOptions
-from tests.inputs.special import child_env, rows_csv
+from tests.inputs.special import child_env, children, rows_csv
 
 ROWS = 600_000
 
@@ -26,20 +26,6 @@ ROWS = 600_000
 @pytest.fixture(scope="module")
 def big(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return rows_csv(tmp_path_factory.mktemp("big") / "rows.csv", ROWS)
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    fields = fh.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid and fields[0] != "Z":
-                found.append(int(entry))
-    return found
 
 
 def _alive(pids: list[int]) -> list[int]:
@@ -66,7 +52,7 @@ def _start(big: Path, out: Path, fmt: str = "csv") -> tuple[subprocess.Popen[byt
     workers: list[int] = []
     while time.monotonic() < deadline and len(workers) < 2:
         time.sleep(0.05)
-        workers = _children(proc.pid)
+        workers = children(proc.pid)
     if proc.poll() is not None:
         pytest.skip("the run finished before its workers could be seen")
     assert len(workers) >= 2, "the workers did not start"

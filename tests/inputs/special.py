@@ -78,6 +78,21 @@ def one_line(stderr: bytes | str) -> str:
     return lines[0]
 
 
+def children(pid: int) -> list[int]:
+    """The live child processes of ``pid`` (from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found.append(int(entry))
+    return found
+
+
 def rows_csv(path: Path, rows: int, k: int = 4) -> Path:
     """A valid CSV of ``rows`` identical passing rows with K classes."""
     header = ",".join([f"z{i}" for i in range(k)] + [f"t{i}" for i in range(k)])
@@ -87,4 +102,13 @@ def rows_csv(path: Path, rows: int, k: int = 4) -> Path:
     return path
 
 
-__all__: Sequence[str] = ["IS_ROOT", "ROOT", "bound_by_permissions", "child_env", "one_line", "rows_csv", "softgrad"]
+__all__: Sequence[str] = [
+    "IS_ROOT",
+    "ROOT",
+    "bound_by_permissions",
+    "child_env",
+    "children",
+    "one_line",
+    "rows_csv",
+    "softgrad",
+]
