@@ -11,7 +11,10 @@ class ExitCode(IntEnum):
     OK = 0  #: every check passed (an unstable chained path alone still passes)
     FAIL = 1  #: a gradient check failed
     USAGE = 2  #: usage error or bad input
+    HANGUP = 129  #: stopped by SIGHUP (the terminal went away)
     INTERRUPTED = 130  #: stopped by Ctrl-C (SIGINT)
+    BROKEN_PIPE = 141  #: the reader of stdout (or of an --output FIFO) went away before the report was written
+    TERMINATED = 143  #: stopped by SIGTERM (a CI timeout, ``kill``)
 
 
 class SoftgradError(Exception):

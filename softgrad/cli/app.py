@@ -3,7 +3,11 @@ and an exit code, and the console-script entry point. Each command lives in its 
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,12 +19,61 @@ from softgrad.cli.explain import explain_cmd
 from softgrad.cli.layer import layer_cmd
 from softgrad.cli.mistakes import mistakes_cmd
 from softgrad.cli.options import option_for
+from softgrad.cli.output import say
 from softgrad.cli.verify import verify_cmd
 from softgrad.errors import ExitCode, InputError, SoftgradError
 
 
 class _Interrupted(Exception):
     """Ctrl-C inside a command, carried past click (which would print an extra blank line)."""
+
+
+class _BrokenPipe(Exception):
+    """A broken pipe inside a command, carried past click (which would exit 1 without a word)."""
+
+
+class _Terminated(BaseException):
+    """SIGTERM or SIGHUP, raised in the main thread like KeyboardInterrupt so that the same cleanup runs."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+#: The signals handled like Ctrl-C: the exit code and the line each one gives.
+_ENDING: dict[int, tuple[ExitCode, str]] = {
+    signal.SIGTERM: (ExitCode.TERMINATED, "terminated"),
+    signal.SIGHUP: (ExitCode.HANGUP, "hung up"),
+}
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    for sig in _ENDING:
+        signal.signal(sig, signal.SIG_DFL)  # a second signal ends the process at once
+    raise _Terminated(signum)
+
+
+def _standard_descriptors() -> None:
+    """Descriptors 0, 1 and 2 that were closed by the caller (``>&-``) are reopened on /dev/null, so that
+    no file softgrad opens later takes their place (and receives what is meant for stdout). Python has
+    already set the stream itself to None; writing the report to it is then a one-line error."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                null = os.open(os.devnull, os.O_RDWR)
+                if null != fd:
+                    os.dup2(null, fd)
+                    os.close(null)
+
+
+def _stdout_gone() -> None:
+    """After a broken pipe: point descriptor 1 at /dev/null so that Python's final flush stays quiet."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
 
 
 class SoftgradGroup(click.Group):
@@ -31,6 +84,8 @@ class SoftgradGroup(click.Group):
             return super().invoke(ctx)
         except KeyboardInterrupt:
             raise _Interrupted from None
+        except BrokenPipeError:
+            raise _BrokenPipe from None
 
     def main(
         self,
@@ -40,36 +95,61 @@ class SoftgradGroup(click.Group):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
+        _standard_descriptors()
+        previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in _ENDING:
+                if signal.getsignal(sig) is signal.SIG_DFL:  # an ignored signal (nohup) stays ignored
+                    previous[sig] = signal.signal(sig, _on_signal)
+        try:
+            code = self._run(args, prog_name, complete_var, **extra)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+    def _run(self, args: Sequence[str] | None, prog_name: str | None, complete_var: str | None, **extra: Any) -> int:
         try:
             rv = super().main(args, prog_name or "softgrad", complete_var, standalone_mode=False, **extra)
-            code = int(rv) if isinstance(rv, int) else ExitCode.OK
+            return int(rv) if isinstance(rv, int) else ExitCode.OK
         except click.exceptions.NoArgsIsHelpError as exc:
             click.echo(exc.ctx.get_help() if exc.ctx else "", err=True)
-            code = ExitCode.USAGE
+            return ExitCode.USAGE
         except click.ClickException as exc:
             where = exc.ctx.command_path if isinstance(exc, click.UsageError) and exc.ctx else "softgrad"
             msg = " ".join(exc.format_message().split())
             hint = f" (see '{where} --help')" if isinstance(exc, click.UsageError) else ""
-            click.echo(f"{where}: error: {msg}{hint}", err=True)
-            code = ExitCode.USAGE if isinstance(exc, click.UsageError) else exc.exit_code
+            say(f"{where}: error: {msg}{hint}")
+            return ExitCode.USAGE if isinstance(exc, click.UsageError) else exc.exit_code
         except click.exceptions.Exit as exc:
-            code = exc.exit_code
-        except click.exceptions.Abort:
-            click.echo("softgrad: interrupted", err=True)
-            code = ExitCode.INTERRUPTED
-        except (KeyboardInterrupt, _Interrupted):
-            click.echo("softgrad: interrupted", err=True)
-            code = ExitCode.INTERRUPTED
+            return exc.exit_code
+        except (click.exceptions.Abort, KeyboardInterrupt, _Interrupted):
+            say("softgrad: interrupted")
+            return ExitCode.INTERRUPTED
+        except _Terminated as exc:
+            ending, what = _ENDING.get(exc.signum, (ExitCode.TERMINATED, "terminated"))
+            say(f"softgrad: {what}")
+            return ending
+        except (BrokenPipeError, _BrokenPipe):
+            _stdout_gone()
+            say("softgrad: the reader of the output went away before the report was written (broken pipe)")
+            return ExitCode.BROKEN_PIPE
         except InputError as exc:
             where = option_for(exc.where)
-            click.echo(f"softgrad: error: {where}: {exc.message}" if where else f"softgrad: error: {exc}", err=True)
-            code = ExitCode.USAGE
+            say(f"softgrad: error: {where}: {exc.message}" if where else f"softgrad: error: {exc}")
+            return ExitCode.USAGE
         except SoftgradError as exc:
-            click.echo(f"softgrad: error: {exc}", err=True)
-            code = ExitCode.USAGE
-        if standalone_mode:
-            sys.exit(code)
-        return code
+            say(f"softgrad: error: {exc}")
+            return ExitCode.USAGE
+        except MemoryError:
+            say("softgrad: error: out of memory (try a smaller --batch-size, or split the input)")
+            return ExitCode.USAGE
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            say(f"softgrad: error: {where}{exc.strerror or exc}")
+            return ExitCode.USAGE
 
 
 @click.group(
@@ -86,7 +166,9 @@ def cli() -> None:
     your own gradient or Jacobian — says whether it is right and which known mistake produces it.
 
     \b
-    Exit codes: 0 all checks pass, 1 a check fails, 2 usage error or bad input.
+    Exit codes: 0 all checks pass, 1 a check fails, 2 usage error or bad input, 130 interrupted
+    (Ctrl-C), 129 hung up (SIGHUP), 141 the reader of the output went away (broken pipe), 143 terminated
+    (SIGTERM).
 
     \b
     Example:

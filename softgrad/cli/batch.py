@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
@@ -10,24 +11,28 @@ from typing import IO, Any
 import click
 
 from softgrad.cli.options import fd_options, output_options, precision_options
-from softgrad.cli.output import emit
+from softgrad.cli.output import check_output, emit, say
+from softgrad.commands.batch.report import BatchReport
 from softgrad.commands.batch.rows import BatchOptions
-from softgrad.commands.batch.run import JUNIT_CAP, RunOptions, default_jobs, run_batch
+from softgrad.commands.batch.run import INPUT_FORMATS, JUNIT_CAP, RunOptions, default_jobs, run_batch
+from softgrad.core import rules
 from softgrad.core.rules import DEFAULT_SHOW, REDUCTIONS
 from softgrad.errors import InputError, exit_code
 from softgrad.inputs.rows import ReadOptions
 from softgrad.render.layout import Document
 
-HELP = """Check every row of CSV/TSV, JSON Lines or .npz files (- reads stdin).
+HELP = """Check every row of CSV/TSV, JSON Lines or .npz files (- reads stdin; .gz is read as is).
 
 CSV/TSV columns are found by name: logits z0..z{K-1} (or z_0, z1..zK, logit_0), targets t0.. (or t_0,
 target_0) or one label column, and optionally your gradient g0.. (or g_0, grad_0); other columns are
-carried into the report. Each row is checked as `softgrad check` does, vectorised; with gradient
-columns, each failing row gets a diagnosis from the mistake catalogue.
+carried into the report. JSON Lines rows are `check --case` objects (z, t or label, grad, temperature,
+jacobian). Each row is checked as `softgrad check` does, vectorised; with gradient columns, each failing
+row gets a diagnosis from the mistake catalogue. Bad rows are also listed (the first 5) on stderr.
 
 \b
 Exit codes: 0 every row passes (or is unstable), 1 a row fails, 2 usage error or a bad row
-(with --skip-bad, bad rows are listed and counted but the exit code comes from the good rows).
+(with --skip-bad, bad rows are listed and counted but the exit code comes from the good rows;
+a run in which no row could be checked is 2), 130 Ctrl-C, 141 broken pipe, 143 SIGTERM.
 
 \b
 Examples:
@@ -35,15 +40,34 @@ Examples:
   softgrad batch logs/*.csv --format junit --output report.xml
   softgrad batch rows.tsv --no-header --k 10 --label-column
   softgrad batch grads.csv --reduction mean --batch-size 32
+  softgrad batch rows.csv.gz --jobs 2
   cat rows.csv | softgrad batch - --format json | jq .total.counts
+  gunzip -c rows.jsonl.gz | softgrad batch - --input-format jsonl
 """
+
+
+def _rule(check: Callable[[Any], Any]) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A click callback applying a rule of :mod:`softgrad.core.rules` (its error names the option)."""
+    return lambda ctx, param, value: check(value)
 
 
 @click.command("batch", help=HELP)
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
-@click.option("--delimiter", metavar="C", help="Field delimiter (default: sniffed; 'tab' or \\t for tabs).")
+@click.option(
+    "--input-format",
+    type=click.Choice(INPUT_FORMATS),
+    help="What the inputs are [default: from the file extension; for stdin, from the first bytes].",
+)
+@click.option(
+    "--delimiter",
+    metavar="C",
+    callback=_rule(rules.delimiter),
+    help="Field delimiter (default: sniffed; 'tab' or \\t for tabs).",
+)
 @click.option("--no-header", is_flag=True, help="The first line is data: columns are z (K), t (K) or a label, g (K).")
-@click.option("--k", "k", type=click.IntRange(min=2), metavar="K", help="Number of classes (with --no-header).")
+@click.option(
+    "--k", "k", type=int, metavar="K", callback=_rule(rules.classes), help="Number of classes (with --no-header)."
+)
 @click.option("--label-column", is_flag=True, help="With --no-header: one class-index column instead of K targets.")
 @click.option("--z-prefix", metavar="P", help="Name prefix of the logit columns (e.g. 'logit_').")
 @click.option("--t-prefix", metavar="P", help="Name prefix of the target columns.")
@@ -57,15 +81,29 @@ Examples:
     show_default=True,
     help="What your gradient rows are: per-row (none), or a batch mean or sum.",
 )
-@click.option("--batch-size", type=click.IntRange(min=1), metavar="B", help="Rows per batch (default: the whole file).")
-@click.option("--show", type=click.IntRange(min=0), default=DEFAULT_SHOW, show_default=True, help="Worst rows to list.")
+@click.option(
+    "--batch-size",
+    type=int,
+    metavar="B",
+    callback=_rule(rules.batch_size),
+    help="Rows per batch, 1 to 1e9 (default: the whole file).",
+)
+@click.option(
+    "--show", type=int, default=DEFAULT_SHOW, show_default=True, callback=_rule(rules.show), help="Worst rows to list."
+)
 @click.option("--skip-bad", is_flag=True, help="Bad rows become warnings: still listed and counted.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option(
-    "--jobs", "-j", type=click.IntRange(min=1), default=None, metavar="N", help="Worker processes [default: CPUs]."
+    "--jobs",
+    "-j",
+    type=int,
+    default=None,
+    metavar="N",
+    help="Worker processes, at most the number of CPUs [default: CPUs, up to 8].",
 )
 @output_options(["table", "json", "csv", "junit"])
 def batch_cmd(files: tuple[str, ...], fmt: str, output: str | None, no_color: bool, **o: Any) -> int:
+    check_output(output, files)
     out = run_batch_command(files, fmt, o, progress=not o["quiet"])
     try:
         emit(out.data, out.document, fmt, output, no_color, files, text=out.text)
@@ -83,14 +121,22 @@ class BatchOutput:
     code: int
 
 
-def _delimiter(value: str | None) -> str | None:
+def cpu_count() -> int:
+    """CPUs this process may run on (a container's limit, not the machine's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _jobs(value: int | None) -> int:
     if value is None:
-        return None
-    if value.lower() in ("tab", "\\t", "\t"):
-        return "\t"
-    if len(value) != 1:
-        raise InputError("--delimiter", f"expected one character (or 'tab'), got {value!r}")
-    return value
+        return default_jobs()
+    cpus = cpu_count()
+    jobs = rules.jobs(value, cpus)
+    if jobs < value:
+        say(f"softgrad: note: --jobs {value} is more than the {cpus} CPUs here; using {jobs}")
+    return jobs
 
 
 def run_batch_command(files: tuple[str, ...], fmt: str, o: dict[str, Any], *, progress: bool) -> BatchOutput:
@@ -101,14 +147,18 @@ def run_batch_command(files: tuple[str, ...], fmt: str, o: dict[str, Any], *, pr
         raise InputError("--label-column", "only applies with --no-header (with a header, name the column 'label')")
     if files.count("-") > 1:
         raise InputError("FILE", "'-' (stdin) can be given only once")
+    delimiter = o["delimiter"]
+    if o.get("input_format") == "tsv" and delimiter is None:
+        delimiter = "\t"
     read = ReadOptions(
-        delimiter=_delimiter(o["delimiter"]),
+        delimiter=delimiter,
         header=not o["no_header"],
         k=o["k"],
         label_column=o["label_column"],
         z_prefix=o["z_prefix"],
         t_prefix=o["t_prefix"],
         grad_prefix=o["grad_prefix"],
+        input_format=o.get("input_format"),
     )
     opts = BatchOptions(
         o["temperature"], o["dtype"], o["rtol"], o["atol"], o["fd"], o["reduction"], o["seed"], written=not o["exact"]
@@ -117,21 +167,25 @@ def run_batch_command(files: tuple[str, ...], fmt: str, o: dict[str, Any], *, pr
         show=o["show"],
         csv_rows=fmt == "csv",
         junit_cases=fmt == "junit",
-        jobs=o["jobs"] or default_jobs(),
+        jobs=_jobs(o["jobs"]),
         batch_size=o["batch_size"],
     )
     from softgrad.render.progress import ProgressBar
 
     with ProgressBar(progress) as bar:
-        result = run_batch(files, read, opts, run, bar)
-    report = dataclasses.replace(result.report, skip_bad=o["skip_bad"])
+        result = run_batch(files, read, opts, run, bar, note=lambda m: say(f"softgrad: warning: {m}"))
+    counts = result.report.total.counts
+    checked = counts["pass"] + counts["fail"] + counts["unstable"]
+    skip_bad = o["skip_bad"] and checked > 0
+    report = dataclasses.replace(result.report, skip_bad=skip_bad)
+    _tell_bad_rows(report, o["skip_bad"], checked)
     text: str | IO[str] | None = None
     if fmt == "csv":
         text = result.csv_file
     elif fmt == "junit":
         from softgrad.render.junit import render_junit
 
-        text = render_junit(report, [r.failing for r in result.results], JUNIT_CAP, o["skip_bad"])
+        text = render_junit(report, [r.failing for r in result.results], JUNIT_CAP, skip_bad)
 
     def document() -> Document:
         from softgrad.render.batch_doc import batch_document
@@ -139,3 +193,25 @@ def run_batch_command(files: tuple[str, ...], fmt: str, o: dict[str, Any], *, pr
         return batch_document(report)
 
     return BatchOutput(report.to_dict(), document, text, exit_code(report.status))
+
+
+#: Bad rows repeated on stderr (whatever the format), so that a CI log shows them.
+BAD_ON_STDERR = 5
+
+
+def _tell_bad_rows(report: BatchReport, skip_bad: bool, checked: int) -> None:
+    total = report.total
+    n = total.counts["bad"]
+    if not n:
+        return
+    rows = f"{n} bad row{'s' if n != 1 else ''}"
+    if checked == 0:
+        say(f"softgrad: error: no row could be checked: {'the' if n == 1 else 'all'} {rows}:")
+    elif skip_bad:
+        say(f"softgrad: warning: {rows}, skipped (--skip-bad):")
+    else:
+        say(f"softgrad: error: {rows} (exit code 2; --skip-bad takes the exit code from the good rows):")
+    for bad in total.bad_rows[:BAD_ON_STDERR]:
+        say(f"  {bad}")
+    if n > BAD_ON_STDERR:
+        say(f"  … and {n - BAD_ON_STDERR} more")

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 import click
 
-from softgrad.core import FD_CHOICES
+from softgrad.core import FD_CHOICES, rules
 from softgrad.core.rules import DTYPES
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
@@ -36,6 +36,10 @@ OPTION_FOR = {
     "jacobian_input": "--jacobian-input",
     "backward_input": "--backward-input",
     "trials": "--trials",
+    "jobs": "--jobs",
+    "k": "--k",
+    "delimiter": "--delimiter",
+    "input_format": "--input-format",
     # softgrad layer
     "a": "--a",
     "W": "--W",
@@ -167,7 +171,14 @@ def fd_options(help_fd: str) -> Decorator:
     return _apply(
         [
             click.option("--fd", type=click.Choice(FD_CHOICES), default="auto", show_default=True, help=help_fd),
-            click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random directions."),
+            click.option(
+                "--seed",
+                type=int,
+                default=0,
+                show_default=True,
+                callback=lambda ctx, param, value: rules.seed(value),
+                help="Seed of the random directions (a whole number >= 0).",
+            ),
         ]
     )
 
@@ -240,7 +251,8 @@ def output_options(formats: Sequence[str]) -> Decorator:
                 "--output",
                 "-o",
                 metavar="PATH",
-                help="Write the report to PATH (atomically; never over an input) instead of stdout.",
+                help="Write the report to PATH instead of stdout: a regular file atomically (keeping its mode), "
+                "a device or FIFO straight through; never over an input (stdin's included).",
             ),
             click.option("--no-color", is_flag=True, help="No colour (also: the NO_COLOR environment variable)."),
         ]

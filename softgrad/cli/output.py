@@ -1,65 +1,280 @@
-"""Writing results: a report rendered in the chosen format, to stdout or to a file written atomically
-(temporary file + rename) that is never one of the inputs."""
+"""Writing results: a report rendered in the chosen format, to stdout or to ``--output PATH``.
+
+Nothing is destroyed. ``--output`` replaces only a regular file (or the regular file a symbolic link
+points to, or a new name), atomically: a temporary file in the same folder, flushed to disk, then renamed
+over the old one, which keeps its mode (and, for root, its owner); a new file gets the mode the umask
+allows (0644 under umask 022). A character device or a FIFO (``/dev/null``, ``/dev/stdout``, a named pipe
+someone reads) is written straight through. Anything else — a folder, a block device, a socket, a FIFO
+nobody reads, one of the inputs (by any name, stdin included) — is refused with one line, before a byte is
+written. Write errors (a full disk, a read-only folder, a closed stdout) are one line too, and leave no
+partial file.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import IO, Any
 
 from softgrad.errors import InputError
 
+#: Characters of the output file name kept in its temporary sibling's name (short enough for any file system).
+_TMP_NAME = 32
 
-def _same_file(a: Path, b: Path) -> bool:
+
+def _identity(st: os.stat_result) -> tuple[int, int]:
+    return st.st_dev, st.st_ino
+
+
+def _input_files(inputs: Iterable[str]) -> dict[tuple[int, int], str]:
+    """(device, inode) → name of each input that is a regular file (stdin included, for ``-``)."""
+    found: dict[tuple[int, int], str] = {}
+    for src in inputs:
+        try:
+            st = os.fstat(sys.stdin.fileno()) if src == "-" else os.stat(src)
+        except (OSError, ValueError, AttributeError):
+            continue
+        if stat.S_ISREG(st.st_mode):
+            found[_identity(st)] = "stdin" if src == "-" else src
+    return found
+
+
+def _refuse_input(st: os.stat_result, inputs: Iterable[str], where: str) -> None:
+    src = _input_files(inputs).get(_identity(st)) if stat.S_ISREG(st.st_mode) else None
+    if src == "stdin":
+        raise InputError(where, "refusing to overwrite the input file read from stdin")
+    if src is not None:
+        raise InputError(where, f"refusing to overwrite the input file {src}")
+
+
+def check_output(output: str | None, inputs: Iterable[str] = ()) -> None:
+    """Refuse, before any work, an ``--output`` that could not be written or would overwrite an input."""
+    if output is None or output == "-":
+        return
+    _target(output, inputs)
+
+
+def _target(output: str, inputs: Iterable[str]) -> tuple[str, os.stat_result | None]:
+    """(path to write, its status if it exists), or an InputError saying why it cannot be written."""
+    where = "--output"
+    if not output:
+        raise InputError(where, "expected a file name, got an empty one")
     try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
-        return False
+        st = os.stat(output)  # follows symbolic links
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            raise InputError(where, f"cannot create {_shown(output)}: the file name is too long") from None
+        raise InputError(where, f"cannot use {_shown(output)}: {exc.strerror or exc}") from None
+    if st is None:
+        path = os.path.realpath(output)  # a new file, or the target of a dangling link
+        directory = os.path.dirname(path) or "."
+        if not os.path.isdir(directory):
+            shown = os.path.dirname(output) or "."
+            raise InputError(where, f"directory {shown} does not exist")
+        if len(os.path.basename(path).encode("utf-8", "surrogateescape")) > 255:
+            raise InputError(where, f"cannot create {_shown(output)}: the file name is too long")
+        return path, None
+    mode = st.st_mode
+    if stat.S_ISDIR(mode):
+        raise InputError(where, f"{output} is a directory")
+    if stat.S_ISBLK(mode):
+        raise InputError(where, f"{output} is a block device; refusing to write a report onto it")
+    if stat.S_ISSOCK(mode):
+        raise InputError(where, f"{output} is a socket; give a file, a character device or a FIFO")
+    _refuse_input(st, inputs, where)
+    return (os.path.realpath(output) if stat.S_ISREG(mode) else output), st
+
+
+def _shown(path: str) -> str:
+    """A path as a message shows it: a very long one with its middle left out."""
+    return path if len(path) <= 100 else f"{path[:48]}…{path[-48:]}"
 
 
 def write_output(text: str | IO[str], output: str | None, inputs: Iterable[str] = ()) -> None:
     """Write ``text`` (a string, or a text stream copied from its start) to stdout (``output`` None or ``-``)
-    or atomically to the file ``output``."""
+    or to ``output``: atomically over a regular file, straight through to a device or FIFO."""
     if output is None or output == "-":
-        _copy(text, sys.stdout)
-        sys.stdout.flush()
+        _to_stdout(text, inputs)
         return
-    target = Path(output)
-    for src in inputs:
-        if src != "-" and (_same_file(target, Path(src)) or target.resolve() == Path(src).resolve()):
-            raise InputError("--output", f"refusing to overwrite the input file {src}")
-    if target.is_dir():
-        raise InputError("--output", f"{output} is a directory")
-    directory = target.parent if str(target.parent) else Path(".")
-    if not directory.is_dir():
-        raise InputError("--output", f"directory {directory} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    path, st = _target(output, inputs)
+    if st is None or stat.S_ISREG(st.st_mode):
+        _replace(path, output, text, st)
+    else:
+        _write_through(path, text)
+
+
+def _to_stdout(text: str | IO[str], inputs: Iterable[str]) -> None:
+    out = sys.stdout
+    if out is None:
+        raise InputError("stdout", "is closed; nothing can be written (redirect it, or use --output PATH)")
     try:
+        st = os.fstat(out.fileno())
+    except (OSError, ValueError, AttributeError):
+        st = None  # a stand-in stdout (a test runner's, a notebook's)
+    if st is not None:
+        _refuse_input(st, inputs, "stdout")
+    try:
+        _copy(text, out, stream_encoding(out))
+        out.flush()
+    except BrokenPipeError:
+        raise
+    except ValueError:  # I/O operation on a closed file
+        raise InputError("stdout", "is closed; the report could not be written") from None
+    except OSError as exc:
+        raise InputError("stdout", f"cannot write the report: {exc.strerror or exc}") from None
+
+
+def _replace(path: str, shown: str, text: str | IO[str], old: os.stat_result | None) -> None:
+    """A temporary file beside ``path``, flushed to disk, then renamed over it; the mode of the old file
+    (or the umask's, for a new one) and, when allowed, its owner."""
+    directory = os.path.dirname(path) or "."
+    name = os.path.basename(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{name[:_TMP_NAME]}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise InputError("--output", f"cannot create a file in {directory}: {_reason(exc)}") from None
+    try:
+        if old is not None:
+            os.fchmod(fd, stat.S_IMODE(old.st_mode))
+            if (old.st_uid, old.st_gid) != (os.geteuid(), os.getegid()):
+                with contextlib.suppress(OSError):
+                    os.fchown(fd, old.st_uid, old.st_gid)
+        else:
+            os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            _copy(text, fh)
-        os.replace(tmp, target)
+            _copy(text, fh, "utf-8")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        _unlink(tmp)
+        raise InputError("--output", f"cannot write {shown}: {_reason(exc)}") from None
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        _unlink(tmp)
         raise
 
 
-def _copy(text: str | IO[str], out: IO[str]) -> None:
+def _write_through(path: str, text: str | IO[str]) -> None:
+    """A character device or FIFO, written in place (never blocking on a FIFO nobody reads)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            raise InputError("--output", f"{path} is a FIFO that nobody is reading") from None
+        raise InputError("--output", f"cannot write {path}: {_reason(exc)}") from None
+    try:
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="", closefd=True) as fh:
+            fd = -1
+            _copy(text, fh, "utf-8")
+            fh.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise InputError("--output", f"cannot write {path}: {_reason(exc)}") from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def _reason(exc: OSError) -> str:
+    return "read-only file system" if exc.errno == errno.EROFS else exc.strerror or str(exc)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
+def stream_encoding(stream: Any) -> str:
+    """The encoding a text stream writes (UTF-8 if it does not say)."""
+    return getattr(stream, "encoding", None) or "utf-8"
+
+
+def _encodable(chunk: str, encoding: str) -> str:
+    """``chunk`` with anything ``encoding`` cannot write as a backslash escape (a last safety net: the
+    renderers already write only what the encoding can hold)."""
+    if encoding.lower().replace("-", "") in ("utf8", "utf8sig"):
+        return chunk
+    try:
+        chunk.encode(encoding)
+    except UnicodeEncodeError:
+        return chunk.encode(encoding, "backslashreplace").decode(encoding)
+    except LookupError:
+        return chunk
+    return chunk
+
+
+def _copy(text: str | IO[str], out: IO[str], encoding: str) -> None:
     if isinstance(text, str):
-        out.write(text)
-    else:
-        text.seek(0)
+        out.write(_encodable(text, encoding))
+        return
+    text.seek(0)
+    if encoding.lower().replace("-", "") in ("utf8", "utf8sig"):
         shutil.copyfileobj(text, out, 1 << 20)
+        return
+    while chunk := text.read(1 << 20):
+        out.write(_encodable(chunk, encoding))
+
+
+def say(message: str) -> None:
+    """One line of talk on stderr: never a raw control character, never an encoding error, and nothing
+    at all if stderr is closed."""
+    from softgrad.inputs.files import printable
+
+    err = sys.stderr
+    if err is None:
+        return
+    text = printable(message) + "\n"
+    encoding = stream_encoding(err)
+    with contextlib.suppress(OSError, ValueError, LookupError):
+        err.write(text.encode(encoding, "backslashreplace").decode(encoding))
+        err.flush()
 
 
 def use_color(no_color: bool) -> bool:
-    """Colour on a terminal, unless ``--no-color`` or ``NO_COLOR``."""
-    return not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
+    """Colour on a terminal, unless ``--no-color``, ``NO_COLOR`` or ``TERM=dumb``."""
+    return (
+        not no_color
+        and "NO_COLOR" not in os.environ
+        and os.environ.get("TERM") != "dumb"
+        and sys.stdout is not None
+        and sys.stdout.isatty()
+    )
+
+
+def terminal_width(stream: Any, default: int = 100) -> int:
+    """The width to draw tables at: ``COLUMNS`` if it is a sensible number, else the terminal's, else
+    ``default`` (so ``COLUMNS=0`` or a terminal that reports no size still gets a readable report)."""
+    env = os.environ.get("COLUMNS", "").strip()
+    if env.isdigit() and 20 <= int(env) <= 10_000:
+        return int(env)
+    try:
+        cols = os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError, AttributeError):
+        cols = 0
+    return cols if 20 <= cols <= 10_000 else default
+
+
+def is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream is not None and stream.isatty())
+    except (ValueError, AttributeError):
+        return False
 
 
 def emit(
@@ -72,6 +287,7 @@ def emit(
     text: str | IO[str] | None = None,
 ) -> None:
     """Render (json, or a document as table/plain text; or ready ``text``) and write to stdout or --output."""
+    to_stdout = output is None or output == "-"
     if text is None and fmt == "json":
         from softgrad.render.json_out import render_json
 
@@ -79,6 +295,12 @@ def emit(
     elif text is None:
         from softgrad.render.text import render_text
 
-        terminal = output is None and sys.stdout.isatty()
-        text = render_text(document(), terminal=terminal, color=terminal and use_color(no_color))
+        terminal = to_stdout and is_terminal(sys.stdout)
+        text = render_text(
+            document(),
+            terminal=terminal,
+            color=terminal and use_color(no_color),
+            encoding=stream_encoding(sys.stdout) if to_stdout else "utf-8",
+            width=terminal_width(sys.stdout) if terminal else None,
+        )
     write_output(text, output, sources)

@@ -73,3 +73,51 @@ def dtype(value: str) -> str:
 def reduction(value: str, allowed: Sequence[str] = REDUCTIONS) -> str:
     """What a batch gradient holds: ``none``, ``mean`` or ``sum``."""
     return choice("reduction", value, allowed)
+
+
+#: The most rows one batch (``batch_size``) may have.
+MAX_BATCH_SIZE = 1_000_000_000
+#: The most classes a row may have (``k``).
+MAX_CLASSES = 10_000_000
+
+
+def seed(value: object) -> int:
+    """The seed of the random directions: a whole number >= 0."""
+    return whole_number("seed", value, 0)
+
+
+def jobs(value: object, cpus: int) -> int:
+    """Worker processes: a whole number >= 1, at most ``cpus`` (more is capped: the caller may say so)."""
+    return min(whole_number("jobs", value, 1), max(1, cpus))
+
+
+def batch_size(value: object) -> int | None:
+    """Rows per batch: None (the whole input) or a whole number from 1 to :data:`MAX_BATCH_SIZE`."""
+    return None if value is None else whole_number("batch_size", value, 1, MAX_BATCH_SIZE)
+
+
+def show(value: object) -> int:
+    """How many worst rows a report lists: a whole number >= 0."""
+    return whole_number("show", value, 0)
+
+
+def classes(value: object) -> int | None:
+    """The number of classes K: None (found from the data) or a whole number from 2 to :data:`MAX_CLASSES`."""
+    return None if value is None else whole_number("k", value, 2, MAX_CLASSES)
+
+
+#: Characters that cannot separate fields: they are part of numbers, quotes or line ends.
+_NOT_DELIMITERS = set('"\r\n0123456789.+-eE') | {"\0"}
+
+
+def delimiter(value: str | None) -> str | None:
+    """The field delimiter: None (sniffed), one character, or ``tab`` / ``\\t`` for a tab."""
+    if value is None:
+        return None
+    if value.lower() in ("tab", "\\t", "\t"):
+        return "\t"
+    if len(value) != 1:
+        raise InputError("delimiter", f"expected one character (or 'tab'), got {value!r}")
+    if value in _NOT_DELIMITERS:
+        raise InputError("delimiter", f"{value!r} cannot separate fields (it is part of numbers, quotes or line ends)")
+    return value

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import io
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Protocol
 
 import numpy as np
 
 from softgrad.errors import InputError
-from softgrad.inputs.files import decode, open_input
+from softgrad.inputs import files
+from softgrad.inputs.files import NPY_MAGIC, ZIP_MAGIC, decode, megabytes, open_input
 from softgrad.inputs.rows import (
     BadRow,
     Block,
@@ -33,8 +34,18 @@ class Readable(Protocol):
     def read(self, size: int = ..., /) -> bytes: ...
 
 
-def raw_chunks(fh: Readable, size: int) -> Iterator[bytes]:
-    """Byte chunks of about ``size`` that end at a line end (the last may not)."""
+NL = b"\n"
+
+
+class LineTooLong(ValueError):
+    """A line longer than the limit: raised by :func:`raw_chunks` before it holds more than the limit."""
+
+
+def raw_chunks(fh: Readable, size: int, limit: int | None = None) -> Iterator[bytes]:
+    """Byte chunks of about ``size`` that end at a line end (the last may not); a line longer than
+    ``limit`` bytes (default MAX_TEXT_BYTES) raises :class:`LineTooLong` (so a stream with no line ends
+    never fills memory)."""
+    limit = files.MAX_TEXT_BYTES if limit is None else limit
     rest = b""
     while True:
         data = fh.read(size)
@@ -45,6 +56,8 @@ def raw_chunks(fh: Readable, size: int) -> Iterator[bytes]:
         data = rest + data
         cut = data.rfind(b"\n")
         if cut < 0:
+            if len(data) > limit:
+                raise LineTooLong(f"the line is longer than {megabytes(limit)}")
             rest = data
             continue
         yield data[: cut + 1]
@@ -113,9 +126,12 @@ def _slow_parse(data: bytes, first_line: int, spec: RowSpec) -> Block:
     carried_rows: list[list[str]] = []
     bad: list[BadRow] = []
     numeric = lay.numeric
-    for offset, raw in enumerate(text.split("\n")):
+    pieces = text.split("\n")
+    offset = -1
+    while offset + 1 < len(pieces):
+        offset += 1
         lineno = first_line + offset
-        line = raw.rstrip("\r")
+        line = pieces[offset].rstrip("\r")
         if not line.strip():
             continue
         try:
@@ -126,6 +142,9 @@ def _slow_parse(data: bytes, first_line: int, spec: RowSpec) -> Block:
         try:
             fields = split_fields(line, spec.delimiter)
         except ValueError as exc:
+            if _opens_quoted_field(str(exc)):
+                offset = _skip_quoted_field(pieces, offset, first_line, spec, bad)
+                continue
             bad.append(BadRow(spec.source, lineno, str(exc)))
             continue
         if len(fields) != len(lay.names):
@@ -148,6 +167,28 @@ def _slow_parse(data: bytes, first_line: int, spec: RowSpec) -> Block:
     return block
 
 
+def _opens_quoted_field(reason: str) -> bool:
+    return "unexpected end of data" in reason
+
+
+def _skip_quoted_field(pieces: list[str], start: int, first_line: int, spec: RowSpec, bad: list[BadRow]) -> int:
+    """A quoted field opened on line ``start`` runs over the next lines: one bad row at its first line,
+    and the lines it spans are skipped (none is checked as a row of its own). Returns the last line."""
+    record = pieces[start].rstrip("\r")
+    for end in range(start + 1, len(pieces)):
+        record += "\n" + pieces[end].rstrip("\r")
+        try:
+            split_fields(record, spec.delimiter)
+        except ValueError as exc:
+            if _opens_quoted_field(str(exc)):
+                continue
+        span = f"lines {first_line + start}–{first_line + end}"
+        bad.append(BadRow(spec.source, first_line + start, f"a quoted field spans {span}; a row must be one line"))
+        return end
+    bad.append(BadRow(spec.source, first_line + start, "a quoted field opened on this line is never closed"))
+    return len(pieces) - 1
+
+
 @dataclass
 class CsvReader:
     """Streams one CSV/TSV input: the layout from its first line, then raw chunks for :func:`parse_chunk`."""
@@ -156,6 +197,8 @@ class CsvReader:
     spec: RowSpec
     chunks: Iterator[tuple[bytes, int]]
     size: int | None
+    #: closes the input (also done when the chunks have all been read)
+    close: Callable[[], None] = lambda: None
 
 
 def open_csv(path: str, opts: ReadOptions, want_carried: bool) -> CsvReader:
@@ -169,20 +212,51 @@ def open_csv(path: str, opts: ReadOptions, want_carried: bool) -> CsvReader:
         raise
 
 
+def _first_line(fh: IO[bytes], source: str) -> tuple[bytes, bytes]:
+    """(the first line without its line end, the bytes read after it): a header of any width, up to
+    MAX_TEXT_BYTES; binary data (a NUL byte, an archive) is refused at once."""
+    parts: list[bytes] = []
+    total = 0
+    while True:
+        data = fh.read(1 << 20)
+        if not data:
+            break
+        if not parts:
+            if data[:4] == ZIP_MAGIC:
+                raise InputError(source, "is a zip or .npz archive, not CSV text (name it .npz, or --input-format npz)")
+            if data[:6] == NPY_MAGIC:
+                raise InputError(source, NPY_MESSAGE)
+        end = data.find(b"\n")
+        nul = data.find(b"\0", 0, end if end >= 0 else len(data))
+        if nul >= 0:
+            raise InputError(source, f"holds binary data, not CSV text (a NUL byte at offset {total + nul})")
+        parts.append(data)
+        total += len(data)
+        if end >= 0:
+            break
+        if total > files.MAX_TEXT_BYTES:
+            raise InputError(f"{source}:1", f"the first line is longer than {megabytes(files.MAX_TEXT_BYTES)}")
+    head = b"".join(parts)
+    end = head.find(b"\n")
+    return (head, b"") if end < 0 else (head[:end], head[end + 1 :])
+
+
+#: What a plain .npy array given to batch is told.
+NPY_MESSAGE = (
+    "is a plain .npy array; batch reads .npz archives holding arrays z, t (or label) and optionally grad "
+    "(np.savez('rows.npz', z=Z, t=T))"
+)
+
+
 def _open_csv(
     path: str, source: str, fh: IO[bytes], size: int | None, opts: ReadOptions, want_carried: bool
 ) -> CsvReader:
-    want = min(opts.chunk_bytes, 1 << 20)
-    head = fh.read(want)
-    if head[:2] == b"\x1f\x8b" or head[:4] == b"PK\x03\x04":
-        decode(head[:4], source)  # raises the gzip / zip message
-    if head.startswith(b"\xef\xbb\xbf"):
-        head = head[3:]
-    first_end = head.find(b"\n")
-    first = head if first_end < 0 else head[:first_end]
+    first, rest = _first_line(fh, source)
+    if first.startswith(b"\xef\xbb\xbf"):
+        first = first[3:]
     first_text = decode(first, source).rstrip("\r")
     if not first_text.strip():
-        raise InputError(source, "is empty" if not head.strip() else "the first line is empty")
+        raise InputError(source, "is empty" if not rest.strip() else "the first line is empty")
     delimiter = opts.delimiter or sniff_delimiter(first_text, source)
     try:
         fields = split_fields(first_text, delimiter)
@@ -190,31 +264,47 @@ def _open_csv(
         raise InputError(f"{source}:1", str(exc)) from None
     if opts.header:
         layout = layout_from_header(fields, opts, f"{source}:1")
-        body_start, first_line = (first_end + 1 if first_end >= 0 else len(head)), 2
+        first_line = 2
     else:
         if opts.k is None:
             raise InputError("--k", "--no-header needs --k K (the number of classes)")
         layout = positional_layout(len(fields), opts, f"{source}:1")
-        body_start, first_line = 0, 1
+        first_line = 1
+        rest = first + b"\n" + rest
+    if opts.header and not rest.strip():
+        more = fh.read(1 << 20)
+        if not more:
+            raise InputError(source, "has only a header, no rows")
+        rest += more
     spec = RowSpec(source, layout, delimiter, want_carried)
 
     def chunks() -> Iterator[tuple[bytes, int]]:
         line = first_line
-        rest = head[body_start:]
-        stream = _prepend(rest, fh)
+        pending = b""
         try:
-            for data in raw_chunks(stream, opts.chunk_bytes):
+            for data in raw_chunks(_prepend(rest, fh), opts.chunk_bytes):
+                if pending:
+                    data, pending = pending + data, b""
+                if b'"' in data and data.count(b'"') % 2 and len(data) <= files.MAX_TEXT_BYTES:
+                    pending = data  # ends inside a quoted field (most likely): keep the field in one chunk
+                    continue
                 if not data.endswith(b"\n"):
                     data += b"\n"
                 yield data, line
                 line += data.count(b"\n")
+            if pending:
+                yield (pending if pending.endswith(b"\n") else pending + b"\n"), line
+        except LineTooLong as exc:
+            raise InputError(f"{source}:{line + pending.count(NL)}", str(exc)) from None
         finally:
             if path != "-":
                 fh.close()
 
-    if opts.header and len(head) < want and not head[body_start:].strip():
-        raise InputError(source, "has only a header, no rows")
-    return CsvReader(source, spec, chunks(), size)
+    def close() -> None:
+        if path != "-":
+            fh.close()
+
+    return CsvReader(source, spec, chunks(), size, close)
 
 
 class _prepend(io.RawIOBase):
@@ -226,6 +316,7 @@ class _prepend(io.RawIOBase):
 
     def read(self, size: int = -1) -> bytes:
         if self._head:
-            out, self._head = self._head, b""
+            cut = len(self._head) if size is None or size < 0 else size
+            out, self._head = self._head[:cut], self._head[cut:]
             return out
         return self._fh.read(size)

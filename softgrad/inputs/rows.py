@@ -34,6 +34,8 @@ class ReadOptions:
     t_prefix: str | None = None
     grad_prefix: str | None = None
     chunk_bytes: int = CHUNK_BYTES
+    #: what every input is (csv, tsv, jsonl, npz); None: by extension, else by what the data starts with
+    input_format: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,19 +85,49 @@ class Block:
     lines: NDArray[np.int64]
     carried: list[dict[str, str]] | None = None
     bad: list[BadRow] = field(default_factory=list)
+    #: which rows have a gradient in ``g`` (JSON Lines rows may leave it out); None: all of them
+    g_rows: NDArray[np.bool_] | None = None
+    #: per-row softmax temperature (JSON Lines key ``temperature``; NaN: the run's); None: the run's for all
+    temperature: Array | None = None
+    #: per-row softmax Jacobians to check, (n, K, K) (JSON Lines key ``jacobian``)
+    jacobian: Array | None = None
+    #: which rows have a Jacobian in ``jacobian``; None: all of them
+    jacobian_rows: NDArray[np.bool_] | None = None
 
 
-def _group(names: Sequence[str], prefixes: Sequence[str]) -> list[int] | None:
-    """Columns named prefix+index for the first prefix that matches, ordered by index."""
+def _group(names: Sequence[str], prefixes: Sequence[str], what: str) -> list[int] | None:
+    """Columns named prefix+index for the one prefix that matches, ordered by index.
+
+    Two spellings of the same index (``z1`` and ``z01``, ``z1`` and ``Z1``) and two prefixes that both
+    match (``z0…`` and ``logit_0…``) are errors, never a silent choice.
+    """
+    groups: list[tuple[str, dict[int, int]]] = []
+    lowered = [n.lower() for n in names]
     for prefix in prefixes:
         pat = re.compile(re.escape(prefix) + r"(\d+)$", re.IGNORECASE)
-        found = {int(m.group(1)): i for i, n in enumerate(names) if (m := pat.match(n.strip()))}
+        start = prefix.lower()
+        found: dict[int, int] = {}
+        for i, n in enumerate(names):
+            m = pat.match(n) if lowered[i].startswith(start) else None
+            if m is None:
+                continue
+            index = int(m.group(1))
+            if index in found:
+                raise InputError("", f"columns {names[found[index]]!r} and {n!r} both name {what} {index}: keep one")
+            found[index] = i
         if found:
-            idx = sorted(found)
-            if idx != list(range(idx[0], idx[0] + len(idx))) or idx[0] not in (0, 1):
-                raise InputError("", f"columns {prefix}{idx[0]}… are not numbered 0..K-1 or 1..K without gaps")
-            return [found[i] for i in idx]
-    return None
+            groups.append((prefix, found))
+    if not groups:
+        return None
+    if len(groups) > 1:
+        (_, f1), (_, f2) = groups[:2]
+        a, b = names[f1[min(f1)]], names[f2[min(f2)]]
+        raise InputError("", f"both {a!r}… and {b!r}… columns are {what} columns: keep one set or name its prefix")
+    prefix, found = groups[0]
+    idx = sorted(found)
+    if idx != list(range(idx[0], idx[0] + len(idx))) or idx[0] not in (0, 1):
+        raise InputError("", f"columns {prefix}{idx[0]}… are not numbered 0..K-1 or 1..K without gaps")
+    return [found[i] for i in idx]
 
 
 def layout_from_header(names: Sequence[str], opts: ReadOptions, where: str) -> Layout:
@@ -107,9 +139,9 @@ def layout_from_header(names: Sequence[str], opts: ReadOptions, where: str) -> L
             raise InputError(where, f"duplicate column name {n!r}")
         seen[n] = 1
     try:
-        z = _group(names, (opts.z_prefix,) if opts.z_prefix else Z_PREFIXES)
-        t = _group(names, (opts.t_prefix,) if opts.t_prefix else T_PREFIXES)
-        g = _group(names, (opts.grad_prefix,) if opts.grad_prefix else G_PREFIXES)
+        z = _group(names, (opts.z_prefix,) if opts.z_prefix else Z_PREFIXES, "logit")
+        t = _group(names, (opts.t_prefix,) if opts.t_prefix else T_PREFIXES, "target")
+        g = _group(names, (opts.grad_prefix,) if opts.grad_prefix else G_PREFIXES, "gradient")
     except InputError as exc:
         raise InputError(where, exc.message) from None
     if not z:
@@ -118,12 +150,20 @@ def layout_from_header(names: Sequence[str], opts: ReadOptions, where: str) -> L
             "no logit columns: expected z0, z1, … (or z_0, logit_0, z1..zK; or name the prefix with --z-prefix)",
         )
     labels = [i for i, n in enumerate(names) if n.lower() in LABEL_NAMES]
+    if len(labels) > 1:
+        raise InputError(where, f"two class-index columns {names[labels[0]]!r} and {names[labels[1]]!r}: keep one")
     if t and labels:
         raise InputError(where, f"both target columns and a {names[labels[0]]!r} column: keep one")
     if not t and not labels:
         raise InputError(
             where, "no target columns: expected t0, t1, … (or t_0, target_0; or --t-prefix) or a label column"
         )
+    roles = [("logit", z), ("target", t or labels), ("gradient", g or [])]
+    for a, (role_a, cols_a) in enumerate(roles):
+        for role_b, cols_b in roles[a + 1 :]:
+            both = sorted(set(cols_a) & set(cols_b))
+            if both:
+                raise InputError(where, f"column {names[both[0]]!r} cannot be both a {role_a} and a {role_b} column")
     k = len(z)
     if k < 2:
         raise InputError(where, f"softmax needs at least 2 classes, found {k} logit column")
@@ -171,7 +211,7 @@ def split_fields(line: str, delimiter: str) -> list[str]:
 
 
 def sniff_delimiter(line: str, path: str) -> str:
-    if path.lower().endswith((".tsv", ".tab")) or "\t" in line:
+    if path.lower().removesuffix(".gz").endswith((".tsv", ".tab")) or "\t" in line:
         return "\t"
     for d in (",", ";", "|"):
         if d in line:

@@ -4,7 +4,6 @@ with the precision it was written with, and errors that name the place (``--z: v
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -13,7 +12,7 @@ from typing import Any
 from softgrad.core.numbers import machine_written_text, written_precision
 from softgrad.core.problem import Problem, make_problem
 from softgrad.errors import InputError
-from softgrad.inputs.files import read_text
+from softgrad.inputs.files import load_json, read_text
 
 CASE_KEYS = ("z", "t", "label", "grad", "jacobian", "temperature")
 
@@ -223,10 +222,7 @@ def read_case(path: str) -> dict[str, Any]:
     name, text = read_text(path)
     if not text.strip():
         raise InputError(name, "is empty; expected a JSON object")
-    try:
-        obj = json.loads(text, parse_float=JsonNumber, parse_int=int)  # numbers keep their text (precision)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{name}:{exc.lineno}:{exc.colno}", f"invalid JSON: {exc.msg}") from None
+    obj = load_json(text, name, float_type=JsonNumber)  # numbers keep their text (precision)
     return parse_case(obj, name)
 
 

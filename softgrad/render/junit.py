@@ -1,5 +1,6 @@
 """JUnit XML for CI systems: a testsuite per file, a testcase per failing row (up to a cap), and a summary
-testcase per file."""
+testcase per file. Always valid, ASCII-safe XML: text from the data (file names, messages) has its control
+characters escaped (XML 1.0 cannot hold them at all), and other characters are written as references."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
 from softgrad.commands.batch.report import BatchReport, WorstRow
+from softgrad.inputs.files import printable
 
 
 def render_junit(report: BatchReport, failing: Sequence[Sequence[WorstRow]], cap: int, skip_bad: bool) -> str:
@@ -57,5 +59,10 @@ def render_junit(report: BatchReport, failing: Sequence[Sequence[WorstRow]], cap
     suites.set("tests", str(total_tests))
     suites.set("failures", str(total_failures))
     suites.set("errors", str(total_errors))
+    for element in suites.iter():
+        element.attrib.update({k: printable(v) for k, v in element.attrib.items()})
+        if element.text:
+            element.text = printable(element.text)
     ET.indent(suites)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+    xml = ET.tostring(suites, encoding="unicode").encode("ascii", "xmlcharrefreplace").decode("ascii")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + xml + "\n"

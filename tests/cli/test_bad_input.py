@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run
+from tests.inputs.special import one_line, softgrad
 
 EX = ("--z", "1.75", "1.75", "--t", "0", "1")
 
@@ -63,9 +64,9 @@ CASES: list[tuple[str, tuple[str, ...], str, str | None]] = [
     ),
     ("non-UTF-8", ("check", "--z-file", "{d}/latin1.txt", "--t", "0", "1"), "is not UTF-8 text (byte 0xe9", None),
     (
-        "gzip",
-        ("check", "--z-file", "{d}/z.txt.gz", "--t", "0", "1"),
-        "looks gzip-compressed; decompress it first",
+        "truncated gzip",
+        ("check", "--z-file", "{d}/cut.txt.gz", "--t", "0", "1"),
+        "cut.txt.gz: the gzip data is truncated",
         None,
     ),
     ("bad t-file", ("check", "--z", "1", "2", "--t-file", "{d}/neg.txt"), "targets must be >= 0", None),
@@ -124,7 +125,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (d / "empty.txt").write_text("")
     (d / "bad.txt").write_text("1.75\n1.75 abc\n")
     (d / "latin1.txt").write_bytes("1.75 caf\xe9\n".encode("latin-1"))
-    (d / "z.txt.gz").write_bytes(gzip.compress(b"1.75 1.75\n"))
+    (d / "cut.txt.gz").write_bytes(gzip.compress(b"1.75 1.75\n" * 100)[:-12])
     (d / "neg.txt").write_text("0 -1\n")
     (d / "broken.json").write_text('{"z": [1, 2] "t": [0, 1]}')
     (d / "array.json").write_text("[1, 2]")
@@ -160,14 +161,14 @@ def test_bad_input(folder: Path, name: str, args: tuple[str, ...], message: str,
     assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before  # nothing modified
 
 
-def test_unreadable_file(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def deny(self: Path, *args: object, **kwargs: object) -> bytes:
-        raise PermissionError(13, "Permission denied")
-
-    monkeypatch.setattr(Path, "open", deny)
-    r = run("check", "--z-file", str(folder / "z.txt"), "--t", "0", "1")
-    assert r.exit_code == 2
-    assert "z.txt: permission denied" in r.stderr
+def test_unreadable_file(tmp_path: Path) -> None:
+    # a real file without read permission (as root: a child without the power to ignore permissions)
+    f = tmp_path / "z.txt"
+    f.write_text("1.75 1.75\n")
+    f.chmod(0)
+    r = softgrad("check", "--z-file", str(f), "--t", "0", "1", obey_permissions=True)
+    assert r.returncode == 2
+    assert one_line(r.stderr) == f"softgrad: error: {f}: permission denied"
 
 
 @pytest.mark.parametrize(
@@ -177,6 +178,7 @@ def test_unreadable_file(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         ("crlf.txt", b"1.75\r\n1.75\r\n"),
         ("trailing.txt", b"1.75,1.75,\n"),
         ("blank-lines.txt", b"\n1.75\n\n1.75\n\n"),
+        ("z.txt.gz", gzip.compress(b"1.75 1.75\n")),
     ],
 )
 def test_recoverable_text_files_are_read(tmp_path: Path, name: str, content: bytes) -> None:

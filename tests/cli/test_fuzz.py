@@ -152,3 +152,120 @@ def test_random_verify_options(target: str, args: list[str]) -> None:
     from tests.conftest import ROOT
 
     _assert_sane(["verify", str(ROOT / target), *args])
+
+
+VALID_CASE = b'{"z": [1.75, 1.75], "t": [0, 1], "grad": [6.125, 2.625], "temperature": 1, "jacobian": [[1, 0], [0, 1]]}'
+JSON_PIECES = [b"{", b"}", b"[", b"]", b",", b":", b'"z"', b'"t"', b'"label"', b"1e999", b"-0", b"NaN", b"Infinity",
+               b"9" * 400, b"null", b"true", b'"\\ud800"', b"\xff", b"\x00", b"\n", b'"jacobian"', b"[["]  # fmt: skip
+
+
+@st.composite
+def near_valid(draw: st.DrawFn, base: bytes, pieces: list[bytes]) -> bytes:
+    data = base
+    for _ in range(draw(st.integers(1, 4))):
+        pos = draw(st.integers(0, len(data)))
+        piece = draw(st.sampled_from(pieces))
+        action = draw(st.sampled_from(["insert", "delete", "replace"]))
+        if action == "insert":
+            data = data[:pos] + piece + data[pos:]
+        elif action == "delete":
+            data = data[:pos] + data[pos + draw(st.integers(1, 8)) :]
+        else:
+            data = data[:pos] + piece + data[pos + len(piece) :]
+    return data
+
+
+def _file(data: bytes, suffix: str, args: list[str]) -> tuple[int, str, str]:
+    import os
+    import tempfile
+
+    fd, path = tempfile.mkstemp(suffix=suffix)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        return _invoke([a.replace("{}", path) for a in args])
+    finally:
+        os.unlink(path)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.one_of(st.binary(max_size=200), near_valid(VALID_CASE, JSON_PIECES)))
+@example(b"[" * 5000)
+@example(b'{"z": [' + b"9" * 5000 + b', 1], "t": [0, 1]}')
+def test_random_json_case_files(data: bytes) -> None:
+    code, out, err = _file(data, ".json", ["check", "--case", "{}", "--format", "json"])
+    assert code in (0, 1, 2), err
+    assert "Traceback" not in err
+    if code == 2:
+        assert len(err.strip().splitlines()) == 1, err
+    else:
+        json.loads(out)
+
+
+VALID_JSONL = b'{"z": [1.75, 1.75], "t": [0, 1], "grad": [0.5, -0.5]}\n{"z": [1, 2], "label": 1, "temperature": 2}\n'
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.one_of(st.binary(max_size=200), near_valid(VALID_JSONL, JSON_PIECES)))
+def test_random_json_lines(data: bytes) -> None:
+    for fmt in ("json", "csv"):
+        code, out, err = _file(data, ".jsonl", ["batch", "{}", "--format", fmt, "--jobs", "1"])
+        assert code in (0, 1, 2), err
+        assert "Traceback" not in err
+        if fmt == "json" and out:
+            json.loads(out)
+
+
+def _valid_npz() -> bytes:
+    import io
+
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.savez(buf, z=np.array([[1.75, 1.75], [1.0, 2.0]]), t=np.eye(2), grad=np.array([[0.5, -0.5], [0.1, 0.2]]))
+    return buf.getvalue()
+
+
+NPZ_PIECES = [b"\x00", b"\xff" * 4, b"PK\x03\x04", b"\x93NUMPY", b"'shape': (99999999999, 2)", b"|O", b"<U8", b"<c16",
+              b"'fortran_order': True", b"(2,)", b"\x01\x00"]  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.one_of(st.binary(max_size=300), near_valid(_valid_npz(), NPZ_PIECES)))
+def test_random_npz_bytes(data: bytes) -> None:
+    code, out, err = _file(data, ".npz", ["batch", "{}", "--format", "json", "--jobs", "1"])
+    assert code in (0, 1, 2), err
+    assert "Traceback" not in err
+    if code == 2 and not out:
+        assert len(err.strip().splitlines()) == 1, err
+    if out:
+        json.loads(out)
+
+
+def _npy_member(name: str) -> bytes:
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(_valid_npz())) as zf:
+        return zf.read(name)
+
+
+@st.composite
+def npz_with_mutated_members(draw: st.DrawFn) -> bytes:
+    """A well-formed zip (right CRCs) whose .npy members are mutated: the member parser itself is fuzzed."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    compression = draw(st.sampled_from([zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED]))
+    with zipfile.ZipFile(buf, "w", compression=compression) as zf:
+        for name in draw(st.sampled_from([["z.npy", "t.npy"], ["z.npy", "t.npy", "grad.npy"], ["z.npy", "label.npy"]])):
+            base = _npy_member(name if name != "label.npy" else "t.npy")
+            zf.writestr(name, draw(near_valid(base, NPZ_PIECES)) if draw(st.booleans()) else base)
+    return buf.getvalue()
+
+
+@settings(max_examples=60, deadline=None)
+@given(npz_with_mutated_members())
+def test_npz_members_with_mutated_headers_and_data(data: bytes) -> None:
+    test_random_npz_bytes.hypothesis.inner_test(data)  # type: ignore[attr-defined]
