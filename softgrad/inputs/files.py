@@ -277,7 +277,7 @@ def load_json(text: str, name: str, *, one_line: bool = False, float_type: Calla
             raise InputError(name, f"an integer of {n} digits is too large for a float (the largest is about 1.8e308)")
         return value
 
-    def number(literal: str) -> float:
+    def number(literal: str) -> Any:
         value = float(literal)
         if math.isinf(value):
             shown = literal if len(literal) <= 24 else literal[:20] + "…"

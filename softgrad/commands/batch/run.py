@@ -194,13 +194,22 @@ def _temperatures(block: Block, opts: BatchOptions) -> np.ndarray[Any, Any]:
 
 def _scatter(n: int, parts: list[tuple[np.ndarray[Any, Any], RowResults]]) -> RowResults:
     """One RowResults of n rows from the results of groups of them."""
-    first = parts[0][1]
-    arrays = {f.name: np.empty((n, *getattr(first, f.name).shape[1:]), getattr(first, f.name).dtype)
-              for f in dataclasses.fields(RowResults)}  # fmt: skip
-    for idx, res in parts:
-        for name, out in arrays.items():
-            out[idx] = getattr(res, name)
-    return RowResults(**arrays)
+    fields: dict[str, Any] = {}
+    for f in dataclasses.fields(RowResults):
+        values = [getattr(res, f.name) for _, res in parts]
+        if all(isinstance(v, bool) for v in values):
+            fields[f.name] = any(values)
+            continue
+        present = [v for v in values if v is not None]
+        if not present:
+            fields[f.name] = None
+            continue
+        out = np.zeros((n, *present[0].shape[1:]), present[0].dtype)
+        for (idx, _), v in zip(parts, values, strict=True):
+            if v is not None:
+                out[idx] = v
+        fields[f.name] = out
+    return RowResults(**fields)
 
 
 def _check_jacobians(block: Block, res: RowResults, opts: BatchOptions) -> None:
