@@ -37,6 +37,7 @@ from softgrad.commands.verify.kinds import (
     probe_one_parameter,
 )
 from softgrad.commands.verify.report import VerifyReport
+from softgrad.commands.verify.session import InProcessSession
 from softgrad.commands.verify.user_code import CHANGED, UserFunction, article, source_file
 from softgrad.core import rules
 from softgrad.core.tolerance import DTYPES, tolerance_for
@@ -157,7 +158,7 @@ def verify(
         func, target, user_file = fn, _describe_fn(fn), source_file(fn)
     else:
         raise InputError("fn", f"expected a function, got {article(type(fn).__name__)}")
-    user = UserFunction(func, user_file, dict(np.geterr()))
+    user = UserFunction(func, user_file, dict(np.geterr()), InProcessSession(func, target, user_file))
     with np.errstate(all="ignore"):  # softgrad's own arithmetic; the user's calls get their own back
         return _verify(user, target, kind, options)
 

@@ -69,3 +69,74 @@ class InProcessSession:
 
     def close(self) -> None:
         return None
+
+
+@dataclass(frozen=True)
+class Opaque:
+    """A value the user's code returned that is not plain data, described instead of carried."""
+
+    #: ``type(value).__qualname__``, with its module when not builtins (``torch.Tensor``)
+    type_name: str
+    #: ``repr(value)``, shortened
+    text: str
+    #: the shape numpy or the object reports, when it has one
+    shape: tuple[int, ...] | None = None
+    #: why it could not be converted to an array, when something was tried
+    reason: str | None = None
+
+
+def _type_name(value: object) -> str:
+    cls = type(value)
+    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _short(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def plain(value: Any, depth: int = 0) -> Any:
+    """``value`` as plain data: numbers and strings as they are, tuples/lists item by item, numeric numpy
+    arrays as they are, array-likes (``__array__``, ``.numpy()``, ``.detach()``, ``.data`` — framework
+    tensors) as numpy arrays, and anything else as an :class:`Opaque` description. Never raises."""
+    import numpy as np
+
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, np.ndarray):
+        return value if value.dtype.kind in "biufc" else Opaque(_type_name(value), _short(repr(value)), value.shape)
+    if isinstance(value, np.generic):
+        return np.asarray(value)
+    if depth < 4 and isinstance(value, tuple | list):
+        items = [plain(v, depth + 1) for v in value]
+        return tuple(items) if isinstance(value, tuple) else items
+    try:
+        text = _short(repr(value))
+    except Exception:  # noqa: BLE001 - a user's __repr__ may raise anything
+        text = f"<{_type_name(value)}>"
+    reason = None
+    for convert in (_detached, np.asarray):
+        try:
+            arr = np.asarray(convert(value))
+        except Exception as exc:  # noqa: BLE001 - a user's __array__ may raise anything
+            reason = f"{type(exc).__name__}: {exc}"
+            continue
+        if arr.dtype.kind in "biufc":
+            return arr
+    shape = None
+    try:
+        got = getattr(value, "shape", None)
+        shape = tuple(int(n) for n in got) if got is not None else None
+    except Exception:  # noqa: BLE001
+        shape = None
+    return Opaque(_type_name(value), text, shape, reason)
+
+
+def _detached(value: Any) -> Any:
+    """A framework tensor's values (torch: ``.detach().cpu().numpy()``; jax arrays have ``__array__``)."""
+    for name in ("detach", "cpu", "numpy"):
+        method = getattr(value, name, None)
+        if callable(method):
+            value = method()
+    if not hasattr(value, "__array__") and hasattr(value, "data") and not callable(value.data):
+        value = value.data
+    return value

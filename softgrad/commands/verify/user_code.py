@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from softgrad.commands.verify.session import Session
+
 
 @dataclass(frozen=True)
 class Called:
@@ -62,6 +64,8 @@ class UserFunction:
     fn: Callable[..., Any]
     file: str | None
     errstate: dict[str, Any]
+    #: where the object lives and how steps are run on it (see :mod:`softgrad.commands.verify.session`)
+    session: Session
 
     def __call__(self, args: Sequence[NDArray[Any]], names: Sequence[str]) -> Called:
         """Call the function on copies of ``args``, catching what it raises and warns and noticing changes it
