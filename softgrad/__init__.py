@@ -17,6 +17,7 @@ from softgrad.commands.layer.explain import LayerExplainReport, explain_layer
 from softgrad.commands.layer.report import LayerReport
 from softgrad.commands.verify.api import verify
 from softgrad.commands.verify.report import CaseResult, VerifyReport
+from softgrad.commands.verify.weights_report import WeightsReport
 from softgrad.core.tolerance import DEFAULT_TOLERANCES, Tolerance
 from softgrad.errors import ExitCode, InputError, SoftgradError
 from softgrad.render.display import install as _install_display
@@ -43,6 +44,7 @@ __all__ = [
     "SoftgradError",
     "Tolerance",
     "VerifyReport",
+    "WeightsReport",
     "__version__",
     "check",
     "check_batch",

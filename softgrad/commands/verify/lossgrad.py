@@ -303,7 +303,7 @@ def _call_text(case: LGCase) -> str:
             return f"{n}={{{', '.join(f'{k}: {shape_text(np.shape(v))}' for k, v in a.items())}}}"
         if isinstance(a, np.ndarray):
             return f"{n} {shape_text(a.shape)}"
-        return f"{n}={a!r}"
+        return f"{n}={a:g}" if isinstance(a, float) else f"{n}={a!r}"
 
     return f"f({', '.join(one(n, a) for n, a in zip(case.names, case.args, strict=True))})"
 

@@ -215,11 +215,14 @@ class WeightsReport:
         bad = n["fail"] + n["error"]
         raised = sum(c.status == "error" and (c.error or "").startswith("raised") for c in self.cases)
         extra = f" ({raised} raised an exception)" if raised else ""
-        named = []
+        by_id: dict[tuple[str, str], list[str]] = {}
         for quantity in dict.fromkeys(d.quantity for d in self.diagnosis):
             first = next(d for d in self.diagnosis if d.quantity == quantity)
-            factor = f" ({first.factor})" if first.factor else ""
-            named.append(f"{quantity}: {first.id}{factor} — {first.title}")
+            by_id.setdefault((first.id, first.factor), []).append(quantity)
+        named = []
+        for (mid, factor), quantities in by_id.items():
+            shown = f" ({factor})" if factor else ""
+            named.append(f"{', '.join(quantities)}: {mid}{shown} — {MISTAKES[mid].title}")
         wrong = sorted(
             {q.name for c in self.cases for q in c.checks if not q.ok} - {d.quantity for d in self.diagnosis}
         )
