@@ -357,10 +357,16 @@ def case_status(checks: Sequence[QuantityResult]) -> str:
     return "error" if any(c.status == "error" for c in checks) else "pass"
 
 
+def _rank(key: str) -> tuple[bool, int]:
+    """Layer entries first (the mistake lives in the layer's code), then in the registry's order."""
+    mid = key.split(" ", 1)[0]
+    return MISTAKES[mid].scope != "layer", list(MISTAKES).index(mid)
+
+
 def aggregate(cases: Sequence[WeightsCaseResult]) -> tuple[WeightsDiagnosis, ...]:
-    """Per quantity, the catalogue ids that reproduce its failing cases: most cases first, then those that
-    reproduce every failing case, then in the registry's order."""
-    order = list(MISTAKES)
+    """Per quantity, the catalogue ids that reproduce its failing cases: most cases first, then the layer
+    entries (a batch-level dE/dz entry carried through the layer can give the same numbers), then in the
+    registry's order."""
     out: list[WeightsDiagnosis] = []
     quantities = dict.fromkeys(q.name for c in cases for q in c.checks)
     for quantity in quantities:
@@ -369,7 +375,7 @@ def aggregate(cases: Sequence[WeightsCaseResult]) -> tuple[WeightsDiagnosis, ...
         for name, q in failing:
             for key in q.matches:
                 found.setdefault(key, []).append(name)
-        ranked = sorted(found, key=lambda k: (-len(found[k]), order.index(k.split(" ", 1)[0]), k))
+        ranked = sorted(found, key=lambda k: (-len(found[k]), _rank(k), k))
         for key in ranked:
             mid, _, factor = key.partition(" ")
             out.append(WeightsDiagnosis(mid, quantity, tuple(found[key]), len(found[key]) == len(failing), factor))
