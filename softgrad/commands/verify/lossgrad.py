@@ -234,6 +234,16 @@ def _loss_of(value: Any) -> float | None:
     return None
 
 
+def _describe(value: Any) -> str:
+    if isinstance(value, tuple | list):
+        return f"a {type(value).__name__} of {len(value)} items"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return "a single number (the loss alone?)"
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {shape_text(value.shape)}"
+    return "None" if value is None else f"a {type(value).__name__}"
+
+
 def _as_array(g: Any) -> Array | None:
     if isinstance(g, np.ndarray) and g.dtype.kind in "biuf":
         return g.astype(np.float64)
@@ -325,12 +335,8 @@ def run_case(
     value = out.value
     loss = _loss_of(value)
     if loss is None:
-        got = (
-            type(value).__name__ if not isinstance(value, tuple | list) else f"a {type(value).__name__} of {len(value)}"
-        )
-        return WeightsCaseResult(
-            **base, status="error", error=f"returned {got}; expected (loss, grads)", notes=out.notes
-        ), None
+        error = f"returned {_describe(value)}; expected (loss, grads)"
+        return WeightsCaseResult(**base, status="error", error=error, notes=out.notes), None
     pairs, left, problem = match_grads(case, value[1])
     if problem is not None:
         return WeightsCaseResult(**base, status="error", error=problem, notes=out.notes), None
