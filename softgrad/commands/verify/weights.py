@@ -229,15 +229,16 @@ def network(case: WeightsCase, reg_convention: str) -> Network:
 def worst_entries(
     yours: Array, expected: Array, tol: Tolerance, slack: Array | None = None, count: int = 3
 ) -> tuple[tuple[Entry, ...], float, float, int]:
-    """(the ``count`` entries furthest out of tolerance, worst first — only those out of it; max abs err;
-    max rel err; entries out of tolerance)."""
+    """(the ``count`` entries out of tolerance with the largest differences, worst first; max abs err; max
+    rel err; entries out of tolerance)."""
     ratio = excess(yours, expected, tol, slack)
     with np.errstate(all="ignore"):
         diff = np.abs(yours - expected)
         diff = np.where(np.isnan(diff), np.inf, diff)
         rel = diff / np.maximum(np.abs(expected), tol.atol)
     flat = ratio.reshape(-1)
-    order = np.argsort(-flat, kind="stable")[:count]
+    out_of = np.where(flat > 1.0, diff.reshape(-1), -1.0)
+    order = np.argsort(-out_of, kind="stable")[:count]
     entries = tuple(
         Entry(
             tuple(int(i) for i in np.unravel_index(int(j), yours.shape)),
