@@ -230,6 +230,11 @@ def verify(
     layer = layer_kind(user.session, kind)
     with np.errstate(all="ignore"):  # softgrad's own arithmetic; the user's calls get their own back
         if layer is not None:
+            for name, default in (("layout", "auto"), ("reduction", "mean"), ("jacobian_input", "auto")):
+                if options[name] != default:
+                    raise InputError(name, f"applies to the dE/dz kinds, not to kind {layer[0]}")
+            if backward_input != "auto":
+                raise InputError("backward_input", f"applies to the dE/dz kinds, not to kind {layer[0]}")
             return verify_layer_code(
                 user.session,
                 *layer,

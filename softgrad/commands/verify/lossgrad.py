@@ -175,8 +175,9 @@ class Param:
     value: Array
 
 
-def _is_param(v: Any) -> bool:
-    return isinstance(v, np.ndarray) and v.dtype.kind in "f"
+def _is_param(v: Any, integers: bool = False) -> bool:
+    """A float array (or, named by a gradient's key, an integer one: weights written as whole numbers)."""
+    return isinstance(v, np.ndarray) and v.dtype.kind in ("fiu" if integers else "f")
 
 
 def match_grads(case: LGCase, grads: Any) -> tuple[list[tuple[Param, Any]], list[str], str | None]:
@@ -186,13 +187,13 @@ def match_grads(case: LGCase, grads: Any) -> tuple[list[tuple[Param, Any]], list
     if isinstance(grads, dict):
         for key, g in grads.items():
             place = next(
-                (i for i, a in enumerate(case.args) if isinstance(a, dict) and key in a and _is_param(a[key])), None
+                (i for i, a in enumerate(case.args) if isinstance(a, dict) and _is_param(a.get(key), True)), None
             )
             if place is not None:
-                pairs.append((Param(key, place, key, case.args[place][key]), g))
-            elif key in case.names and _is_param(case.args[case.names.index(key)]):
+                pairs.append((Param(key, place, key, np.asarray(case.args[place][key], dtype=np.float64)), g))
+            elif key in case.names and _is_param(case.args[case.names.index(key)], True):
                 i = case.names.index(key)
-                pairs.append((Param(key, i, None, case.args[i]), g))
+                pairs.append((Param(key, i, None, np.asarray(case.args[i], dtype=np.float64)), g))
             else:
                 return [], [], f"returned a gradient {key!r} for no parameter (a key of a dict argument or an argument)"
         used = {(p.arg, p.key) for p, _ in pairs}
@@ -304,7 +305,7 @@ def _call(session: Session, case: LGCase, args: tuple[Any, ...], errstate: dict[
 
 
 def _inputs(case: LGCase) -> dict[str, Any]:
-    return {n: a for n, a in zip(case.names, case.args, strict=True) if isinstance(a, dict | np.ndarray | int | float)}
+    return dict(zip(case.names, case.args, strict=True))
 
 
 def _call_text(case: LGCase) -> str:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from softgrad.catalogue.mistakes import MISTAKES
 from softgrad.core.layer import json_array
 from softgrad.core.numbers import json_float
@@ -118,14 +120,23 @@ class WeightsCaseResult:
             "description": self.description,
             "status": self.status,
             "call": self.call,
-            "inputs": {
-                k: json_array(v) if not isinstance(v, dict) else {a: json_array(b) for a, b in v.items()}
-                for k, v in self.inputs.items()
-            },
+            "inputs": {k: _json_value(v) for k, v in self.inputs.items()},
             "checks": [c.to_dict() for c in self.checks],
             "error": self.error,
             "notes": list(self.notes),
         }
+
+
+def _json_value(value: Any) -> Any:
+    """An argument for JSON: arrays and numbers as nested numbers (NaN and inf as null), dicts item by item,
+    strings, booleans and None as they are, anything else as its repr."""
+    if isinstance(value, dict):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, int | float) or (isinstance(value, np.ndarray) and value.dtype.kind in "biuf"):
+        return json_array(value)
+    return repr(value)
 
 
 @dataclass(frozen=True)

@@ -239,3 +239,16 @@ def test_a_loss_failing_at_perturbed_inputs_is_said_and_never_passes() -> None:
 def test_layer_options_are_refused_for_loss_and_grad() -> None:
     with pytest.raises(InputError, match="applies to kind weights only"):
         _verify(two_layer, labels="one-hot")
+
+
+def test_whole_number_weights_and_a_string_argument(tmp_path: Path) -> None:
+    def with_mode(W: Any, X: Any, y: Any, mode: str) -> Any:
+        assert mode == "train"
+        loss, (dW, _) = linear(W, np.zeros(W.shape[1]), X, y)
+        return loss, {"W": dW}
+
+    case = {"W": [[1, 0, -1], [0, 2, 1]], "X": CASE["X"], "y": CASE["y"], "mode": "train"}
+    r = _verify(with_mode, case=_case(tmp_path, case))
+    assert r.ok, r.verdict
+    d = r.to_dict()
+    assert d["cases"][0]["inputs"]["mode"] == "train"

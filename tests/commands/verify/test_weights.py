@@ -302,6 +302,10 @@ def test_options_that_do_not_apply_are_refused() -> None:
         softgrad.verify(good, "weights", reg_convention="double")
     with pytest.raises(InputError, match="labels"):
         softgrad.verify(good, "weights", labels="strings")
+    with pytest.raises(InputError, match="applies to the dE/dz kinds, not to kind weights"):
+        softgrad.verify(good, layout="row")
+    with pytest.raises(InputError, match="applies to the dE/dz kinds"):
+        softgrad.verify(good, "weights", reduction="sum")
 
 
 def test_report_json_is_plain_and_complete() -> None:
