@@ -33,6 +33,7 @@ _PUBLIC = {
     "verify": "softgrad.commands.verify.api",
     "CaseResult": "softgrad.commands.verify.report",
     "VerifyReport": "softgrad.commands.verify.report",
+    "WeightsReport": "softgrad.commands.verify.weights_report",
     "DEFAULT_TOLERANCES": "softgrad.core.tolerance",
     "Tolerance": "softgrad.core.tolerance",
     "ExitCode": "softgrad.errors",
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
     from softgrad.commands.layer.report import LayerReport
     from softgrad.commands.verify.api import verify
     from softgrad.commands.verify.report import CaseResult, VerifyReport
+    from softgrad.commands.verify.weights_report import WeightsReport
     from softgrad.core.tolerance import DEFAULT_TOLERANCES, Tolerance
     from softgrad.errors import ExitCode, InputError, SoftgradError
 
@@ -91,6 +93,7 @@ __all__ = [
     "SoftgradError",
     "Tolerance",
     "VerifyReport",
+    "WeightsReport",
     "__version__",
     "check",
     "check_batch",
