@@ -43,6 +43,18 @@ def _steps(z: Array) -> Array:
     return out
 
 
+def _shifted(z: Array) -> Array:
+    """Each row minus its largest logit (the loss depends only on differences of logits), so that the steps
+    fit the differences and not the logits' size: at z = (10000, 10001) a step of ε^(1/3)·10⁴ would swamp
+    the estimate. A row whose shifted values would overflow (logits ±1e308) is left as it is."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        out: Array = z - np.max(z, axis=1, keepdims=True)
+    bad = ~np.all(np.isfinite(out), axis=1)
+    if bad.any():
+        out[bad] = z[bad]
+    return out
+
+
 def _columns_loss(zt: NDArray[Any], tt: Array, temperature: float) -> NDArray[Any]:
     """Loss for column-major blocks: ``zt`` and ``tt`` are (K, B)."""
     return loss_along(zt / temperature, tt, 0)
@@ -67,6 +79,7 @@ def finite_difference(
     """
     if method not in ("central", "complex"):
         raise ValueError(f"unknown finite-difference method {method!r}")
+    z = _shifted(np.asarray(z, dtype=np.float64))
     if mode == "directional":
         return _directional_fd(z, t, temperature, method, seed)
     n, k = z.shape

@@ -670,12 +670,15 @@ def fd_steps(x: Array) -> Array:
 
 
 def central_estimate(changes: list[Array], h: Array, base: Array | float) -> tuple[Array, Array]:
-    """From the loss changes at +h, −h, +2h, −2h: the estimate ``D(h)`` and its error estimate
-    ``|D(h) − D(2h)|/3`` (truncation) ``+ 4ε·(|L| + 1)/h`` (rounding)."""
+    """From the loss changes at +h, −h, +2h, −2h: the Richardson estimate ``D(h) + (D(h) − D(2h))/3``
+    (fourth order) and, as its error estimate, that of ``D(h)`` alone: ``|D(h) − D(2h)|/3`` (truncation)
+    ``+ 4ε·(|L| + 1)/h`` (rounding) — a bound to spare where a large input (a = 10⁴) makes the step in the
+    logits large."""
     with np.errstate(all="ignore"):
         d1 = (changes[0] - changes[1]) / (2 * h)
         d2 = (changes[2] - changes[3]) / (4 * h)
         err = np.abs(d1 - d2) / 3 + 4 * EPS * (np.abs(base) + 1.0) / h
+        d1 = d1 + (d1 - d2) / 3
     bad = ~(np.isfinite(d1) & np.isfinite(err))
     return np.where(bad, np.nan, d1), np.where(bad, np.inf, err)
 

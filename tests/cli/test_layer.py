@@ -335,3 +335,9 @@ def test_random_layer_arguments_never_crash(args: list[str]) -> None:
     assert "Traceback" not in r.stderr
     if "--format" in args and "json" in args and r.exit_code != 2 and "--" not in args:
         json.loads(r.stdout)
+
+
+def test_a_correct_layer_at_large_inputs_passes() -> None:
+    """a = 10⁴ makes z = (10000, 10001): the finite difference of the loss w.r.t. W must still agree."""
+    r = run("layer", "--a", "10000", "0", "--W", "[[1, 0], [1.0001, 0]]", "--t", "0", "1")
+    assert r.exit_code == 0, r.stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import mpmath
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -82,3 +83,17 @@ def test_against_high_precision_reference() -> None:
         if r.chained is not None:
             assert np.allclose(r.chained, ref, rtol=1e-9, atol=1e-12), case
         assert np.allclose(r.finite_difference, ref, rtol=1e-5, atol=1e-7), case
+
+
+@pytest.mark.parametrize("offset", [1e4, 1e5, 1e6, -1e6, 3.7e7])
+def test_the_finite_difference_agrees_at_large_logits_that_differ_little(offset: float) -> None:
+    """The loss depends only on differences of logits: z = (10000, 10001) is (−1, 0) to the finite difference,
+    whose steps must not grow with the logits' size."""
+    from softgrad.core.finite_difference import finite_difference
+
+    z = np.array([[offset, offset + 1.0, offset - 0.5]])
+    t = np.array([[0.0, 1.0, 0.0]])
+    fd = finite_difference(z, t)
+    exact = core.fused_gradient(z, t, 1.0)
+    assert np.all(np.abs(fd.value - exact) <= fd.error + 1e-9)
+    assert np.max(np.abs(fd.value - exact)) < 1e-8

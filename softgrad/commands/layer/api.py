@@ -317,7 +317,8 @@ def _report(
         )
     fd_note = (
         "central differences of the network's loss at steps h and 2h, entry by entry "
-        "(h = ε^(1/3)·max(1, |x|)); each allowed its own error estimate |D(h) − D(2h)|/3 + 4ε·(|L| + 1)/h"
+        "(h = ε^(1/3)·max(1, |x|)), Richardson-extrapolated D(h) + (D(h) − D(2h))/3; each allowed the error "
+        "estimate of D(h), |D(h) − D(2h)|/3 + 4ε·(|L| + 1)/h"
     )
     if sampled:
         fd_note += "; sampled (seeded, --seed): " + ", ".join(sampled)
