@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from softgrad.catalogue.mistakes import MISTAKES
 from softgrad.commands.check.report import CheckReport, GradientVerdict, JacobianVerdict, MistakeRow
 from softgrad.core import FULL_FD_MAX_K
@@ -78,12 +80,27 @@ def _precision_text(r: CheckReport) -> str:
     ))) or (j is not None and j.within_precision)  # fmt: skip
     if any(p > 0 for p in used) and mattered:
         return (
-            "your numbers may also be off by half a unit in the last digit you wrote (0.7856: ±5e-5): "
+            f"your numbers may also be off by half a unit in the last digit you wrote ({_example(r)}): "
             f"{FORMULA} + precision (--exact: without)"
         )
     if r.tolerance.precision == "rtol/atol given" and (u or j):
         return "your numbers are compared at exactly this tolerance (rtol/atol given: no precision on top)"
     return ""
+
+
+def _example(r: CheckReport) -> str:
+    """One of the user's own numbers with the precision it was given (``0.79: ±5e-3``)."""
+    u, j = r.user, r.user_jacobian
+    pairs = list(zip(u.gradient, u.precision, strict=False)) if u else []
+    if j is not None:
+        pairs += [
+            (v, p) for vrow, prow in zip(j.matrix, j.precision, strict=False) for v, p in zip(vrow, prow, strict=False)
+        ]
+    for value, p in pairs:
+        if p > 0:
+            decimals = max(0, round(-math.log10(2 * p)))
+            return f"{value:.{decimals}f}: ±{p:.0e}".replace("e-0", "e-")
+    return "0.7856: ±5e-5"
 
 
 def right_formula(temperature: float) -> str:

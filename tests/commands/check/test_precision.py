@@ -382,3 +382,8 @@ def test_verify_commands_reproduce_exactly() -> None:
     command = check_command(z, t, grad=wrong).split()[2:]
     code, d = run_json("check", *command)
     assert code == 1, d["user"]
+
+
+def test_the_precision_note_quotes_one_of_the_users_own_numbers() -> None:
+    r = run("check", "--z", "2", "0.5", "-1", "--label", "1", "--grad", "0.79", "-0.82", "0.04")
+    assert "(0.79: ±5e-3)" in r.stdout
