@@ -17,7 +17,23 @@ from softgrad.errors import InputError
 #: Default column-name prefixes; a column is ``prefix`` + index (0- or 1-based, contiguous).
 Z_PREFIXES = ("z", "z_", "logit", "logit_", "logits_")
 T_PREFIXES = ("t", "t_", "target", "target_", "y_")
-G_PREFIXES = ("g", "g_", "grad", "grad_", "gradient_")
+G_PREFIXES = (
+    "g",
+    "g_",
+    "grad",
+    "grad_",
+    "gradient_",
+    "gradient",
+    "grads",
+    "grads_",
+    "dz",
+    "dz_",
+    "dlogits",
+    "dlogits_",
+)
+#: a numbered group of K carried columns whose prefix looks like a derivative (``dE_dz0``, ``d_z0``,
+#: ``gradz0``) is more likely the user's gradient under a name softgrad does not know than data to carry
+_LOOKS_LIKE_GRADIENT = re.compile(r"^(d|grad)", re.IGNORECASE)
 LABEL_NAMES = ("label", "class")
 CHUNK_BYTES = 4 << 20
 
@@ -173,8 +189,29 @@ def layout_from_header(names: Sequence[str], opts: ReadOptions, where: str) -> L
         raise InputError(where, f"{len(g)} gradient columns but {k} logit columns")
     used = set(z) | set(t or ()) | set(g or ()) | set(labels[:1])
     carried = tuple(i for i, n in enumerate(names) if i not in used and n)
+    if g is None and not opts.grad_prefix:
+        _refuse_an_unread_gradient([names[i] for i in carried], k, where)
     return Layout(tuple(names), tuple(z), tuple(t) if t else None, labels[0] if labels else None,
                   tuple(g) if g else None, carried)  # fmt: skip
+
+
+def _refuse_an_unread_gradient(carried: Sequence[str], k: int, where: str) -> None:
+    """K carried columns numbered 0..K-1 (or 1..K) under a derivative-looking prefix would be a gradient that
+    is never checked, and a run that passes without looking at it: an error naming the prefix to give."""
+    groups: dict[str, list[int]] = {}
+    for n in carried:
+        m = re.match(r"(.*?[^\d])(\d+)$", n)
+        if m and _LOOKS_LIKE_GRADIENT.match(m.group(1)):
+            groups.setdefault(m.group(1), []).append(int(m.group(2)))
+    for prefix, idx in groups.items():
+        if sorted(idx) in (list(range(k)), list(range(1, k + 1))):
+            first, last = min(idx), max(idx)
+            raise InputError(
+                where,
+                f"columns {prefix}{first}..{prefix}{last} look like a gradient, but {prefix!r} is not a gradient "
+                f"prefix softgrad knows (g, grad, gradient_, dz, dlogits …): check them with --grad-prefix {prefix}, "
+                "or rename them to keep them as carried columns",
+            )
 
 
 def positional_layout(nfields: int, opts: ReadOptions, where: str) -> Layout:

@@ -12,7 +12,7 @@ from softgrad.commands.batch.rows import BatchOptions
 from softgrad.commands.batch.run import RunOptions, run_batch
 from softgrad.inputs.csv import LineTooLong, open_csv, raw_chunks
 from softgrad.inputs.rows import ReadOptions
-from tests.conftest import run
+from tests.conftest import run, run_json
 from tests.inputs.special import one_line
 
 
@@ -100,3 +100,29 @@ def test_a_stream_without_line_ends_never_fills_memory() -> None:
     with pytest.raises(LineTooLong, match="the line is longer than 1000 bytes"):
         list(raw_chunks(stream, 100, limit=1000))
     assert b"".join(raw_chunks(io.BytesIO(b"a\nbb\n" * 3), 4, limit=1000)) == b"a\nbb\n" * 3
+
+
+@pytest.mark.parametrize("prefix", ["dz", "dz_", "gradient", "grads", "dlogits_"])
+def test_common_gradient_column_names_are_read_as_the_gradient(tmp_path: Path, prefix: str) -> None:
+    f = tmp_path / "rows.csv"
+    f.write_text(f"z0,z1,t0,t1,{prefix}0,{prefix}1\n1,2,0,1,99,99\n")
+    code, d = run_json("batch", str(f))
+    assert code == 1
+    assert d["total"]["counts"]["fail"] == 1
+
+
+@pytest.mark.parametrize("prefix", ["dE_dz", "d_z", "gradz"])
+def test_an_unknown_gradient_looking_column_group_is_an_error_not_a_pass(tmp_path: Path, prefix: str) -> None:
+    f = tmp_path / "rows.csv"
+    f.write_text(f"z0,z1,t0,t1,{prefix}0,{prefix}1\n1,2,0,1,99,99\n")
+    r = run("batch", str(f))
+    assert r.exit_code == 2
+    assert f"--grad-prefix {prefix}" in r.stderr
+    r = run("batch", str(f), "--grad-prefix", prefix)
+    assert r.exit_code == 1
+
+
+def test_other_numbered_columns_are_carried(tmp_path: Path) -> None:
+    f = tmp_path / "rows.csv"
+    f.write_text("z0,z1,t0,t1,feat0,feat1\n1,2,0,1,99,99\n")
+    assert run("batch", str(f)).exit_code == 0
