@@ -54,7 +54,7 @@ def batch_document(r: BatchReport, *, show_bad: int = 20) -> Document:
         wt = Table(
             ["file", "line", *carried, "status", "max abs err", "max rel err", "diagnosis"],
             align=["left", "right", *["left"] * len(carried), "left", "right", "right", "left"],
-            title=f"worst rows (by relative error; --show {len(worst)})",
+            title=f"worst rows (by relative error; {len(worst)} shown, --show N for more or fewer)",
         )
         for w in worst:
             wt.add(
@@ -115,7 +115,8 @@ def _precision_lines(r: BatchReport) -> Document:
         doc.append(
             line(
                 Cell(
-                    f"{total.within_precision_rows} rows pass to the decimals their gradient was written with "
+                    f"{total.within_precision_rows} {'row passes' if total.within_precision_rows == 1 else 'rows pass'} "
+                    "to the decimals their gradient was written with "
                     "(± half a unit in the last decimal; --exact: without)",
                     "dim",
                 )
