@@ -52,7 +52,7 @@ def _mistakes_output(
     from softgrad.catalogue.exposing import mistake_at
     from softgrad.core.problem import make_problem
     from softgrad.inputs.values import parse_values
-    from softgrad.render.mistakes_doc import catalogue_document, mistake_document
+    from softgrad.render.mistakes_doc import batch_mistake_document, catalogue_document, mistake_document
 
     if mistake_id is None:
         if z or t or label is not None:
@@ -67,8 +67,12 @@ def _mistakes_output(
     if m.scope == "layer":
         return _layer_mistake(m.id, bool(z or t or label is not None))
     if m.scope != "row":
+        if z or t or label is not None:
+            raise InputError(
+                "--z", f"{m.id} is a batch-level mistake: it needs a batch of rows; look for it with softgrad batch"
+            )
         data: dict[str, object] = {**m.to_dict(), "note": "a batch-level mistake: softgrad batch evaluates it"}
-        return data, lambda: catalogue_document([m])
+        return data, lambda: batch_mistake_document(m)
     problem = None
     if z or t or label is not None:
         if not z:

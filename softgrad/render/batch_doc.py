@@ -115,7 +115,7 @@ def _precision_lines(r: BatchReport) -> Document:
         doc.append(
             line(
                 Cell(
-                    f"{total.within_precision_rows} {'row passes' if total.within_precision_rows == 1 else 'rows pass'} "
+                    f"{_rows_pass(total.within_precision_rows)} "
                     "to the decimals their gradient was written with "
                     "(± half a unit in the last decimal; --exact: without)",
                     "dim",
@@ -147,3 +147,7 @@ def _histogram(hist: dict[str, int]) -> Document:
         previous = e
     doc.append(line(""))
     return doc
+
+
+def _rows_pass(n: int) -> str:
+    return f"{n} row passes" if n == 1 else f"{n} rows pass"

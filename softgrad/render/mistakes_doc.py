@@ -24,6 +24,23 @@ def catalogue_document(entries: Sequence[Mistake]) -> Document:
     return doc
 
 
+#: how a batch-level entry is checked, shown by ``softgrad mistakes ID`` for it
+BATCH_CHECK = "softgrad batch ROWS.csv --reduction mean   (or sum; the rows of a batch, with your gradient columns)"
+
+
+def batch_mistake_document(m: Mistake) -> Document:
+    """A batch-level entry: it is a property of a whole batch, not of one input, so it is described and the
+    command that looks for it given."""
+    return [
+        line(Cell(m.id, "head"), f" — {m.title}"),
+        line("  wrong formula: ", Cell(m.formula, "warn")),
+        line("  exposed by:    ", m.exposes),
+        line(""),
+        line("a batch-level mistake: softgrad batch looks for it in a file of rows"),
+        line("  ", Cell(BATCH_CHECK, "bold")),
+    ]
+
+
 def mistake_document(m: Mistake, at: MistakeAt) -> Document:
     """One entry, evaluated at an input."""
     doc: Document = [

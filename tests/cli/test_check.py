@@ -210,3 +210,13 @@ def test_printouts_round_trip_through_the_help_examples() -> None:
     r = run("check", "--z", "2", "0.5", "-1", "--label", "1", "--grad", "tensor([0.7856, -0.8247, 0.0391])")
     assert r.exit_code == 0
     assert "to the 4 decimals you gave" in r.stdout
+
+
+def test_mistakes_shows_a_batch_level_entry_and_refuses_an_input() -> None:
+    r = run("mistakes", "batch_sum_not_mean")
+    assert r.exit_code == 0
+    assert r.stdout.startswith("batch_sum_not_mean — ")
+    assert "softgrad batch ROWS.csv --reduction mean" in r.stdout
+    r = run("mistakes", "batch_sum_not_mean", "--z", "1", "2", "--t", "0", "1")
+    assert r.exit_code == 2
+    assert "is a batch-level mistake" in r.stderr
