@@ -64,7 +64,7 @@ def check_document(r: CheckReport) -> Document:
         doc.extend(_user_gradient(r.user, r.temperature))
     if r.user_jacobian is not None:
         doc.append(line(""))
-        doc.extend(_user_jacobian(r.user_jacobian))
+        doc.extend(_user_jacobian(r.user_jacobian, r.temperature))
     doc.append(line(""))
     style = {"pass": "ok", "fail": "bad", "unstable": "warn"}[r.status]
     doc.append(line("status: ", Cell(r.status.upper(), style), Cell(_status_reason(r), "dim")))
@@ -267,17 +267,19 @@ def _user_gradient(u: GradientVerdict, temperature: float = 1.0) -> Document:
     return doc
 
 
-def _user_jacobian(j: JacobianVerdict) -> Document:
+def _user_jacobian(j: JacobianVerdict, temperature: float = 1.0) -> Document:
     doc: Document = []
     flat = tuple(x for row in j.precision for x in row)
+    # with a temperature the Jacobian checked is ∂s/∂z = J(s)/τ, not J(s) = ∂s/∂(z/τ)
+    right = "J(s) = diag(s) − s sᵀ" if temperature == 1.0 else f"∂s/∂z = J(s)/τ = (diag(s) − s sᵀ)/{temperature:g}"
     if j.ok:
-        doc.append(line(TICK, f" your Jacobian matches J(s) = diag(s) − s sᵀ{to_precision(j.within_precision, flat)}"))
+        doc.append(line(TICK, f" your Jacobian matches {right}{to_precision(j.within_precision, flat)}"))
     else:
         n = len(j.wrong_entries)
         doc.append(
             line(
                 CROSS,
-                f" your Jacobian differs from J(s) = diag(s) − s sᵀ in {n} entr{'y' if n == 1 else 'ies'}",
+                f" your Jacobian differs from {right} in {n} entr{'y' if n == 1 else 'ies'}",
             )
         )
         for mid in j.matches:

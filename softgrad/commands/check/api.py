@@ -343,6 +343,15 @@ def _nonfinite_note(matches: list[Match]) -> str:
     return "your gradient has NaN or inf where the reference is finite"
 
 
+def _jacobian_matches(p: Problem, jac: Array, expected: Array, tol: Tolerance, prec: Array | None) -> tuple[str, ...]:
+    """The catalogued Jacobian mistakes the user's matrix matches; with a temperature, J(s) = ∂s/∂(z/τ) itself
+    (τ times the ∂s/∂z checked) is the forgotten 1/τ, ``missing_temperature``."""
+    found = jacobian_matches(p.z, jac, p.temperature, tol, prec)
+    if not found and p.temperature != 1.0 and compare(jac, expected * p.temperature, tol, precision=prec).ok:
+        found = ["missing_temperature"]
+    return tuple(found)
+
+
 def diagnose_jacobian(p: Problem, tol: Tolerance) -> JacobianVerdict:
     """Compare the user's softmax Jacobian with J(s), check its invariants and name the mistake."""
     assert p.jacobian is not None
@@ -354,7 +363,7 @@ def diagnose_jacobian(p: Problem, tol: Tolerance) -> JacobianVerdict:
         matrix=tuple(vector(r) for r in jac),
         expected=tuple(vector(r) for r in expected),
         comparison=cmp,
-        matches=() if cmp.ok else tuple(jacobian_matches(p.z, jac, p.temperature, tol, prec)),
+        matches=() if cmp.ok else _jacobian_matches(p, jac, expected, tol, prec),
         wrong_entries=tuple(wrong_entries(jac, expected, tol, prec)),
         invariants=tuple(jacobian_invariants(jac, tol, p.temperature, prec)),
         precision=tuple(vector(r) for r in (prec if prec is not None else np.zeros_like(jac))),

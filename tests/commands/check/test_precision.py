@@ -387,3 +387,13 @@ def test_verify_commands_reproduce_exactly() -> None:
 def test_the_precision_note_quotes_one_of_the_users_own_numbers() -> None:
     r = run("check", "--z", "2", "0.5", "-1", "--label", "1", "--grad", "0.79", "-0.82", "0.04")
     assert "(0.79: ±5e-3)" in r.stdout
+
+
+def test_a_jacobian_without_the_one_over_tau_is_missing_temperature() -> None:
+    """With a temperature, check compares ∂s/∂z = J(s)/τ; J(s) itself (typed to 4 decimals) is the forgotten
+    1/τ, and the verdict says which Jacobian it was compared with."""
+    jac = "[[0.2419,-0.1643,-0.0776],[-0.1643,0.2010,-0.0367],[-0.0776,-0.0367,0.1143]]"
+    r = run("check", "--z", "2", "0.5", "-1", "--label", "1", "--temperature", "2", "--jacobian", jac)
+    assert r.exit_code == 1
+    assert "differs from ∂s/∂z = J(s)/τ = (diag(s) − s sᵀ)/2" in r.stdout
+    assert "it matches missing_temperature" in r.stdout
