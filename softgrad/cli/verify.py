@@ -19,6 +19,7 @@ from softgrad.commands.verify.kinds import (
     LAYOUTS,
     MAX_TRIALS,
     REDUCTIONS,
+    TARGETS,
 )
 from softgrad.errors import exit_code
 from softgrad.render.verify_doc import DEFAULT_SHOW
@@ -26,8 +27,11 @@ from softgrad.render.verify_doc import DEFAULT_SHOW
 VERIFY_HELP = """Check your own function: import it and run it on a battery of inputs chosen to expose the
 known mistakes, plus seeded random cases.
 
-TARGET is PATH.py:FUNC or package.module:FUNC (the current directory is on the import path). Without
-:FUNC the module must define exactly one public function. Importing the module RUNS ITS CODE: verify
+TARGET is PATH.py:FUNC or package.module:FUNC (the current directory is on the import path). FUNC may
+be a function, Class.method (on a new instance made with no arguments), a @staticmethod, a class or a
+module-level instance (called through __call__, or forward(...) then backward(...), the result read
+from the attribute backward sets, such as self.dinputs). Without :FUNC the module must define exactly
+one public function. Importing the module RUNS ITS CODE: verify
 only code you trust.
 
 \b
@@ -53,6 +57,10 @@ Examples:
   softgrad verify samples/verify/df2_on_logits.py:df2           # right given s; what passing z gives
   softgrad verify mypkg.layers:softmax_backward --kind backward --trials 100 --seed 7
   softgrad verify model.py:grad --reduction sum --format json | jq .diagnosis
+  softgrad verify layers.py:SoftmaxCrossEntropy              # forward, then backward -> self.dinputs
+  softgrad verify layers.py:SoftmaxCrossEntropy --targets onehot   # hard labels only
+  softgrad verify losses.py:loss_fn                           # a module-level instance
+  softgrad verify losses.py:CrossEntropy.grad --returns 1     # (loss, grad) -> item 1
   softgrad verify model.py:grad --format junit -o verify.xml
 """
 
@@ -73,9 +81,26 @@ Examples:
 @click.option(
     "--reduction",
     type=click.Choice(REDUCTIONS),
-    default="mean",
+    default="auto",
     show_default=True,
-    help="For a batch gradient: mean (the loss is averaged over the rows: each row ÷ N) or sum.",
+    help="For a batch gradient: mean (the loss is averaged over the rows: each row ÷ N), sum or none "
+    "(each row its own gradient); auto: detected from the batch case, either passes.",
+)
+@click.option(
+    "--targets",
+    type=click.Choice(TARGETS),
+    default="auto",
+    show_default=True,
+    help="The targets it is tested with: soft (one-hot, soft and unnormalised floats), onehot (hard labels "
+    "as floats only), index (class indices: an int array (N,), an int for one example); auto: probed.",
+)
+@click.option(
+    "--returns",
+    type=click.IntRange(0, 99),
+    default=None,
+    metavar="N",
+    help="The item of a returned tuple that is the gradient, e.g. 1 for (loss, grad) [default: the item of "
+    "the gradient's shape].",
 )
 @click.option(
     "--jacobian-input",

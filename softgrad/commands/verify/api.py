@@ -20,8 +20,12 @@ from typing import Any
 
 import numpy as np
 
+from dataclasses import replace
+
 from softgrad.catalogue.exposing import distinguishing_input
-from softgrad.commands.verify.judge import Run, aggregate, other_input, run_battery
+from softgrad.commands.verify.calls import Described, Plan, describe
+from softgrad.commands.verify.detect import detect
+from softgrad.commands.verify.judge import SCALED, Run, aggregate, other_input, run_battery
 from softgrad.commands.verify.kinds import (
     BACKWARD_INPUTS,
     DEFAULT_TRIALS,
@@ -31,13 +35,15 @@ from softgrad.commands.verify.kinds import (
     LAYOUTS,
     MAX_TRIALS,
     REDUCTIONS,
+    TARGETS,
     Setup,
+    call_text,
     detect_kind,
     has_reduction,
     probe_one_parameter,
 )
-from softgrad.commands.verify.report import VerifyReport
-from softgrad.commands.verify.session import InProcessSession
+from softgrad.commands.verify.report import Diagnosis, VerifyReport
+from softgrad.commands.verify.session import CallFailed, InProcessSession
 from softgrad.commands.verify.user_code import CHANGED, UserFunction, article, source_file
 from softgrad.core import rules
 from softgrad.core.tolerance import DTYPES, tolerance_for
@@ -50,16 +56,39 @@ def _describe_fn(fn: Callable[..., Any]) -> str:
     return f"{module}:{name}" if module and not module.startswith("_softgrad_user_") else str(name)
 
 
-def _kind(user: UserFunction, kind: str | None, target: str) -> tuple[str, str, str | None]:
-    found = detect_kind(user.fn)
-    if kind is not None:  # the parameter names may still say what a backward's second argument is
-        return kind, "given", found.backward_input if kind == found.kind else None
-    if found.kind is not None:
-        return found.kind, f"detected: {found.reason}", found.backward_input
+def _readings(
+    user: UserFunction, described: Described, kind: str | None, options: dict[str, Any], target: str
+) -> tuple[list[Setup], str, bool]:
+    """(the setups to try, preferred first; how the kind was chosen; whether the input was given)."""
+    base = Setup("grad", None, "mean", returns=options["returns"])
+    found = detect_kind(described, base)
+    jacobian_input, backward_input = options["jacobian_input"], options["backward_input"]
+    if kind is not None:
+        same = [r for r in found.readings if r.kind == kind]
+        plan = found.readings[0].plan if found.readings else Plan(described.what)
+        if kind == "jacobian":
+            inputs = ["s", "z"] if jacobian_input == "auto" else [jacobian_input]
+            return [replace(base, kind=kind, input=i, plan=plan) for i in inputs], "given", jacobian_input != "auto"
+        if kind == "backward":
+            if backward_input != "auto":
+                keep = [r for r in same if r.input == backward_input]
+                setups = keep or [replace(base, kind=kind, input=backward_input, plan=plan)]
+                return setups, "given", True
+            return same or [replace(base, kind=kind, input=i, plan=plan) for i in ("upstream", "targets")], "given", False
+        return same or [replace(base, kind=kind, input=None, plan=plan)], "given", False
+    if found.readings:
+        readings = list(found.readings)
+        if backward_input != "auto":
+            readings = [r for r in readings if r.kind != "backward" or r.input == backward_input] or readings
+        return readings, f"detected: {found.reason}", backward_input != "auto"
     if found.reason.startswith("one parameter"):
-        probed, what = probe_one_parameter(user)
-        if probed is not None:
-            return probed, f"detected: {found.reason}; {what}", None
+        probed, what = probe_one_parameter(user, Plan(described.what))
+        if probed == "jacobian":
+            inputs = ["s", "z"] if jacobian_input == "auto" else [jacobian_input]
+            setups = [replace(base, kind="jacobian", input=i, plan=Plan(described.what)) for i in inputs]
+            return setups, f"detected: {found.reason}; {what}", jacobian_input != "auto"
+        if probed == "softmax":
+            return [replace(base, kind="softmax", plan=Plan(described.what))], f"detected: {found.reason}; {what}", False
         raise InputError(
             target,
             f"cannot tell whether it computes a softmax or its Jacobian ({found.reason}; {what}); "
@@ -71,12 +100,14 @@ def _kind(user: UserFunction, kind: str | None, target: str) -> tuple[str, str, 
     )
 
 
-def _pick(runs: dict[str, Run], preferred: str) -> Run:
-    """The reading under which the function passes everything, else the one with most passing cases."""
-    passing = [r for r in runs.values() if r.ok]
+def _pick(runs: list[Run]) -> Run:
+    """The reading under which the function passes everything, else the one with most passing cases (the
+    first, preferred one on a tie)."""
+    passing = [r for r in runs if r.ok]
     if passing:
         return passing[0]
-    return max(runs.values(), key=lambda r: (r.passes, r.setup.input == preferred))
+    best = max(r.passes for r in runs)
+    return next(r for r in runs if r.passes == best)
 
 
 def _check_options(kind: str | None, options: dict[str, Any]) -> None:
@@ -87,38 +118,37 @@ def _check_options(kind: str | None, options: dict[str, Any]) -> None:
         ("reduction", REDUCTIONS),
         ("jacobian_input", JACOBIAN_INPUTS),
         ("backward_input", BACKWARD_INPUTS),
+        ("targets", TARGETS),
     ):
         rules.choice(name, options[name], allowed)
+    if options["returns"] is not None:
+        rules.whole_number("returns", options["returns"], 0, 99)
     rules.whole_number("trials", options["trials"], 0, MAX_TRIALS)
     rules.whole_number("seed", options["seed"])
     for name in ("rtol", "atol"):
         rules.tolerance(name, options[name])
 
 
-def _readings(kind: str, jacobian_input: str, backward_input: str, named: str | None) -> tuple[list[str], str]:
-    """(the inputs to try the function with, the one to judge it by when it passes with none)."""
-    if kind == "jacobian":
-        return (["s", "z"] if jacobian_input == "auto" else [jacobian_input]), "s"
-    if kind == "backward":
-        given = backward_input if backward_input != "auto" else named
-        return ([given] if given else ["upstream", "targets"]), "upstream"
-    return [""], ""
-
-
-def _input_reason(chosen: Run, readings: list[str], given: bool) -> str:
+def _input_reason(chosen: Run, runs: list[Run], readings: int, given: bool) -> str:
     inp = chosen.setup.input
-    if inp is None:
+    if inp is None and readings == 1:
         return ""
-    if len(readings) == 1:
-        return f"{'given' if given else 'detected from the parameter name'}: {INPUT_TEXT[inp]}"
+    what = _given(chosen)
+    if readings == 1:
+        return f"{'given' if given else 'detected from the parameter name'}: {what}"
     if chosen.ok:
-        return f"detected: given {INPUT_TEXT[inp]} it passes every case"
+        return f"detected: given {what} it passes every case"
     ran = sum(r.status != "skipped" for r in chosen.results)
-    either = " and given ".join(INPUT_TEXT[i] for i in readings)
-    return (
-        f"not detected: it fails both given {either}; judged as given {INPUT_TEXT[inp]} "
-        f"({chosen.passes} of {ran} cases pass)"
-    )
+    either = " and given ".join(dict.fromkeys(_given(r) for r in runs))
+    return f"not detected: it fails both given {either}; judged as given {what} ({chosen.passes} of {ran} cases pass)"
+
+
+def _given(r: Run) -> str:
+    if r.setup.kind == "grad":
+        return "the logits z"
+    if r.setup.kind == "backward" and r.setup.input == "targets" and len(r.setup.call_roles) == 2:
+        return "s = softmax(z) and the targets"
+    return INPUT_TEXT[r.setup.input or "z"]
 
 
 def verify(
@@ -126,9 +156,11 @@ def verify(
     kind: str | None = None,
     *,
     layout: str = "auto",
-    reduction: str = "mean",
+    reduction: str = "auto",
     jacobian_input: str = "auto",
     backward_input: str = "auto",
+    targets: str = "auto",
+    returns: int | None = None,
     trials: int = DEFAULT_TRIALS,
     seed: int = 0,
     rtol: float | None = None,
@@ -139,8 +171,11 @@ def verify(
     ``fn`` is a callable or a target ``"PATH.py:FUNC"`` / ``"package.module:FUNC"`` (imported: that runs
     the module's code). ``kind``: ``"grad"``, ``"jacobian"``, ``"softmax"`` or ``"backward"``; None
     detects it from the signature (and, for one parameter, from the shape it returns). ``layout``:
-    ``"row"``, ``"batch"``, ``"both"`` or ``"auto"``. ``reduction``: ``"mean"`` or ``"sum"`` over the rows
-    of a batch gradient. ``jacobian_input``: ``"s"``, ``"z"`` or ``"auto"``; ``backward_input``:
+    ``"row"``, ``"batch"``, ``"both"`` or ``"auto"``. ``reduction``: ``"mean"``, ``"sum"``, ``"none"`` (per-row,
+    as sum) over the rows of a batch gradient, or ``"auto"`` (detected from the batch case). ``targets``:
+    ``"soft"`` (one-hot, soft and unnormalised floats), ``"onehot"``, ``"index"`` (class indices) or ``"auto"``
+    (probed). ``returns``: the item of a returned tuple that is the result (None: the one of the right
+    shape). ``jacobian_input``: ``"s"``, ``"z"`` or ``"auto"``; ``backward_input``:
     ``"upstream"``, ``"targets"`` or ``"auto"``. ``rtol``/``atol`` override the per-dtype tolerances.
 
     Whatever the function raises or returns becomes a failed case in the report. Raises
@@ -148,6 +183,7 @@ def verify(
     """
     options: dict[str, Any] = {"layout": layout, "reduction": reduction, "jacobian_input": jacobian_input}
     options |= {"backward_input": backward_input, "trials": trials, "seed": seed, "rtol": rtol, "atol": atol}
+    options |= {"targets": targets, "returns": returns}
     _check_options(kind, options)
     if isinstance(fn, str):
         from softgrad.commands.verify.loader import load_target
@@ -165,29 +201,39 @@ def verify(
 
 def _verify(user: UserFunction, target: str, kind: str | None, options: dict[str, Any]) -> VerifyReport:
     tols = {d: tolerance_for(d, options["rtol"], options["atol"]) for d in DTYPES}
-    the_kind, kind_reason, named = _kind(user, kind, target)
-    jacobian_input, backward_input = options["jacobian_input"], options["backward_input"]
-    readings, preferred = _readings(the_kind, jacobian_input, backward_input, named)
+    try:
+        described = user.session.apply(describe)
+    except CallFailed as exc:
+        raise InputError(target, f"looking at it {exc.message}") from None
+    setups, kind_reason, given = _readings(user, described, kind, options, target)
 
-    def run(inp: str) -> Run:
-        setup = Setup(the_kind, inp or None, options["reduction"])
-        return run_battery(user, setup, options["layout"], options["trials"], options["seed"], tols)
+    def run(setup: Setup) -> Run:
+        found = detect(user, setup, options["layout"], options["targets"], options["reduction"])
+        return run_battery(user, found, options["trials"], options["seed"], tols)
 
-    runs = {inp: run(inp) for inp in readings}
-    chosen = _pick(runs, preferred)
-    given = (jacobian_input if the_kind == "jacobian" else backward_input) != "auto"
+    runs = [run(setups[0])]
+    if not runs[0].ok:  # another reading (logits or probabilities, upstream or targets) may be the right one
+        runs += [run(s) for s in setups[1:]]
+    chosen = _pick(runs)
+    the_kind = chosen.setup.kind
     other = None
-    if the_kind in ("jacobian", "backward"):
+    if the_kind in ("jacobian", "backward") and not chosen.setup.plan.layer and len(chosen.setup.call_roles) <= 2:
         passes = None
         if the_kind == "jacobian":  # would it pass given the other input?
             flip = "z" if chosen.setup.input == "s" else "s"
-            passes = (runs.get(flip) or run(flip)).ok
-        other = other_input(user, chosen.setup, chosen.layout, passes)
+            done = next((r for r in runs if r.setup.input == flip), None)
+            passes = (done or run(replace(chosen.setup, input=flip))).ok
+        if chosen.setup.call_roles[0] == "s" or the_kind == "jacobian":
+            other = other_input(user, chosen.setup, chosen.layout, passes)
 
     diagnosis, ambiguous = aggregate(chosen.results, chosen.found)
-    notes = list(dict.fromkeys(n for r in chosen.results for n in r.notes if n.startswith(CHANGED)))
+    notes = list(dict.fromkeys(n for r in chosen.results for n in r.notes if n.startswith((CHANGED, SCALED))))
     if chosen.ok and any(r.status == "skipped" for r in chosen.results):
         notes.append("the batch case was skipped: " + chosen.layout_reason)
+    found = chosen.detection
+    advice = _advice(chosen, diagnosis, options)
+    if advice:
+        notes.append(advice)
     return VerifyReport(
         target=target,
         kind=the_kind,
@@ -195,8 +241,8 @@ def _verify(user: UserFunction, target: str, kind: str | None, options: dict[str
         layout=chosen.layout,
         layout_reason=chosen.layout_reason,
         input=chosen.setup.input,
-        input_reason=_input_reason(chosen, readings, given),
-        reduction=options["reduction"] if has_reduction(chosen.setup) else None,
+        input_reason=_input_reason(chosen, runs, len(setups), given),
+        reduction=chosen.setup.reduction if has_reduction(chosen.setup) else None,
         tolerances=tols,
         trials=options["trials"],
         seed=options["seed"],
@@ -206,4 +252,47 @@ def _verify(user: UserFunction, target: str, kind: str | None, options: dict[str
         distinguishing_input=distinguishing_input(list(ambiguous), 4) if ambiguous else None,
         other_input=other,
         notes=tuple(notes),
+        call=call_text(chosen.setup, chosen.setup.families == ("index",)),
+        call_reason=_call_reason(described, chosen.setup),
+        targets=chosen.setup.families,
+        targets_reason=found.targets_reason if chosen.setup.uses_targets else "",
+        reduction_reason=found.reduction_reason if has_reduction(chosen.setup) else "",
+        result=found.result,
+        result_reason=found.result_reason,
     )
+
+
+def _call_reason(d: Described, setup: Setup) -> str:
+    """How the object is called, in words."""
+    if setup.plan.layer:
+        made = f"a new {d.owner}()" if d.what in ("class", "method") else f"the instance of {d.owner}"
+        return f"{made}: {'called' if setup.plan.forward == '__call__' else 'forward'} first, then backward"
+    if d.what == "method":
+        return f"the method on a new {d.owner}() (instantiated with no arguments)"
+    if d.what == "class":
+        return f"a new {d.owner}() called through __call__"
+    if d.what == "instance":
+        return f"the {d.owner} instance called through __call__"
+    if d.what == "staticmethod":
+        return f"a @staticmethod of {d.owner}"
+    if setup.roles and setup.roles[0] == "t":
+        return "targets first"
+    return ""
+
+
+def _advice(chosen: Run, diagnosis: tuple[Diagnosis, ...], options: dict[str, Any]) -> str:
+    """What to do about a diagnosis that depends on a convention: soft targets reduced to their argmax."""
+    first = diagnosis[0].id if diagnosis else ""
+    if options["targets"] != "auto" or "soft" not in chosen.setup.families:
+        return ""
+    if first == "soft_targets_as_argmax":
+        return (
+            "right for hard labels, wrong for soft ones: if you never use soft labels, test it with one-hot "
+            "targets only (--targets onehot)"
+        )
+    if first == "assumes_one_hot":
+        return (
+            "right whenever each row of targets sums to 1 (one-hot or normalised soft labels): if that is all "
+            "you use, test it with one-hot targets only (--targets onehot)"
+        )
+    return ""

@@ -196,6 +196,18 @@ class VerifyReport:
     distinguishing_input: DistinguishingInput | None
     other_input: OtherInput | None
     notes: tuple[str, ...]
+    #: how the function is called (``f(z, t)``, ``f(t, s)``, ``forward(z); backward(g)``) and why
+    call: str = ""
+    call_reason: str = ""
+    #: the target families tested ("soft", "onehot", "index"), how they were chosen
+    targets: tuple[str, ...] = ()
+    targets_reason: str = ""
+    #: how the reduction was chosen ("given", "detected: …")
+    reduction_reason: str = ""
+    #: where the result was found in what it returns ("item 1 of the 2-tuple it returns", "self.dinputs"),
+    #: and why ('' when it is what the function returns)
+    result: str = ""
+    result_reason: str = ""
 
     @property
     def failed(self) -> tuple[CaseResult, ...]:
@@ -258,6 +270,9 @@ class VerifyReport:
                 what = f"; diagnosed {first.id}{also}: {first.title}"
             else:
                 what = f"; {first.id}{also} reproduces {len(first.cases)} of the {n['fail']} failing: {first.title}"
+            if first.id == "scaled_gradient":  # name the factor
+                factor = next((n for n in self.notes if n.startswith("your gradient is the reference")), None)
+                what += f" — {factor}" if factor else ""
             hinted = next((c for c in self.cases if c.hints and first.id in c.matches), None)
             if hinted is not None:  # the batch-level hint says what to do about it
                 what += f" — {hinted.hints[0]}"
@@ -282,6 +297,13 @@ class VerifyReport:
             "input": self.input,
             "input_reason": self.input_reason,
             "reduction": self.reduction,
+            "reduction_reason": self.reduction_reason,
+            "call": self.call,
+            "call_reason": self.call_reason,
+            "targets": list(self.targets),
+            "targets_reason": self.targets_reason,
+            "result": self.result,
+            "result_reason": self.result_reason,
             "reference": self.reference,
             "tolerances": {k: v.to_dict() for k, v in self.tolerances.items()},
             "trials": self.trials,
