@@ -169,10 +169,10 @@ def _case_detail(r: VerifyReport, c: CaseResult) -> Document:
     doc: Document = [line(CROSS, Cell(f" {c.name}", "bold"), f": {c.description}")]
     n = len(c.z)
     row = c.worst[0] if c.worst is not None else 0
-    first = c.call.split("(", 1)[-1].split(",")[0].split(")")[0] or "z"
-    if first in ("t", "labels"):
-        first = "z" if "z" in c.call else "s"
-    doc.append(line(f"    called {c.call} with {first} of shape {_shape(c.shape)}, {c.dtype}"))
+    head = c.call.split("(", 1)[-1].split(",")[0].split(")")[0] or "z"
+    if head in ("t", "labels"):
+        head = "z" if "z" in c.call else "s"
+    doc.append(line(f"    called {c.call} with {head} of shape {_shape(c.shape)}, {c.dtype}"))
     if c.output is None and n > 1:  # it failed on the whole batch: show all of it
         for name, rows in (("z", c.z), ("upstream g", c.upstream), ("t" if c.upstream is None else "t = −g⊙s", c.t)):
             if rows is not None:

@@ -16,11 +16,10 @@ exception out of here (Ctrl-C excepted). Nothing here prints or exits.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
-
-from dataclasses import replace
 
 from softgrad.catalogue.exposing import distinguishing_input
 from softgrad.commands.verify.calls import Described, Plan, describe
@@ -74,7 +73,11 @@ def _readings(
                 keep = [r for r in same if r.input == backward_input]
                 setups = keep or [replace(base, kind=kind, input=backward_input, plan=plan)]
                 return setups, "given", True
-            return same or [replace(base, kind=kind, input=i, plan=plan) for i in ("upstream", "targets")], "given", False
+            return (
+                same or [replace(base, kind=kind, input=i, plan=plan) for i in ("upstream", "targets")],
+                "given",
+                False,
+            )
         return same or [replace(base, kind=kind, input=None, plan=plan)], "given", False
     if found.readings:
         readings = list(found.readings)
@@ -88,7 +91,11 @@ def _readings(
             setups = [replace(base, kind="jacobian", input=i, plan=Plan(described.what)) for i in inputs]
             return setups, f"detected: {found.reason}; {what}", jacobian_input != "auto"
         if probed == "softmax":
-            return [replace(base, kind="softmax", plan=Plan(described.what))], f"detected: {found.reason}; {what}", False
+            return (
+                [replace(base, kind="softmax", plan=Plan(described.what))],
+                f"detected: {found.reason}; {what}",
+                False,
+            )
         raise InputError(
             target,
             f"cannot tell whether it computes a softmax or its Jacobian ({found.reason}; {what}); "

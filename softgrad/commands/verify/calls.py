@@ -22,6 +22,7 @@ import numpy as np
 from softgrad.commands.verify.session import CallFailed, plain
 from softgrad.commands.verify.user_code import CHANGED, exception_text
 
+
 @dataclass(frozen=True)
 class Params:
     """The positional parameters of a callable, without ``self``/``cls``/``ctx``."""
@@ -124,7 +125,8 @@ def _layer_steps(obj: Any) -> str:
 
 
 def _imports(obj: Any) -> tuple[str, ...]:
-    module = sys.modules.get(getattr(obj, "__module__", None) or getattr(type(obj), "__module__", ""))
+    name = getattr(obj, "__module__", None) or getattr(type(obj), "__module__", "")
+    module = sys.modules.get(str(name))
     if module is None:
         return ()
     names = set()

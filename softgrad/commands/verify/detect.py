@@ -69,13 +69,13 @@ def pick(outcome: Outcome, shape: tuple[int, ...], returns: int | None) -> Picke
                 return Picked(None, f"returned a {kind} of {n} items: it has no item {returns}; {want}")
             raw, where, why = raw[returns], _item_text(returns, n, kind), "given"
         else:
-            fits = [i for i, x in enumerate(raw) if shape_of(x) == shape and not isinstance(x, Opaque)]
-            if len(fits) == 1:
-                i = fits[0]
+            matching = [i for i, x in enumerate(raw) if shape_of(x) == shape and not isinstance(x, Opaque)]
+            if len(matching) == 1:
+                i = matching[0]
                 raw, where = raw[i], _item_text(i, n, kind)
                 why = f"the only item of shape {shape_text(shape)}"
-            elif len(fits) > 1 and any(shape_of(x) != shape for x in raw):
-                items = ", ".join(map(str, fits))
+            elif len(matching) > 1 and any(shape_of(x) != shape for x in raw):
+                items = ", ".join(map(str, matching))
                 return Picked(None, f"returned a {kind} whose items {items} all have shape {shape_text(shape)}; {want}")
     if isinstance(raw, Opaque):
         because = f" ({raw.reason})" if raw.reason else ""
@@ -162,9 +162,7 @@ def _probe_cases(setup: Setup) -> tuple[Case, Case]:
     return cases[0], hard(next(c for c in cases if c.batch))
 
 
-def _families(
-    option: str, probes: dict[tuple[bool, bool], Probe], forms: list[bool]
-) -> tuple[tuple[str, ...], str]:
+def _families(option: str, probes: dict[tuple[bool, bool], Probe], forms: list[bool]) -> tuple[tuple[str, ...], str]:
     if option != "auto":
         return (option,), f"given: {FAMILY_TEXT[option]}"
     fl = [probes[(False, b)] for b in (False, True)]

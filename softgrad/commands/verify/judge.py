@@ -239,6 +239,7 @@ def other_input(user: UserFunction, setup: Setup, layout: str, passes_battery: b
     k = len(z)
     shape = (k, k) if setup.kind == "jacobian" else (k,)
     failed = failure_text(called)
+    error: str | None
     if failed is not None:
         arr, error = None, failed
     else:

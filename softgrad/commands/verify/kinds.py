@@ -4,7 +4,7 @@ it returns)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -28,9 +28,7 @@ WORKED_Z = (1.75, 1.75)
 WORKED_T = (0.0, 1.0)
 
 # Parameter names that say what a function takes (compared lower-case).
-LOGIT_NAMES = frozenset(
-    {"z", "zs", "logits", "logit", "x", "xs", "u", "scores", "score", "inputs", "pre", "input"}
-)
+LOGIT_NAMES = frozenset({"z", "zs", "logits", "logit", "x", "xs", "u", "scores", "score", "inputs", "pre", "input"})
 PROB_NAMES = frozenset(
     {"s", "p", "ps", "probs", "prob", "probabilities", "softmax", "sm", "y_hat", "yhat", "y_pred", "a", "out"}
     | {"output", "outputs", "pred", "preds", "predictions", "activation", "activations", "q", "ypred"}
@@ -63,7 +61,7 @@ class Setup:
     roles: tuple[str, ...] = ()
     #: the layer protocol: forward's arguments
     forward_roles: tuple[str, ...] = ()
-    plan: Plan = Plan()
+    plan: Plan = field(default_factory=Plan)
     #: the element of a returned tuple that is the result (None: the one of the right shape)
     returns: int | None = None
     #: the target families tested (see :data:`softgrad.commands.verify.cases.FAMILIES`)
@@ -187,7 +185,11 @@ def _plain_readings(names: tuple[str, ...], base: Setup) -> Detected:
     shown = _shown(names)
     first, second = (_named(n) for n in names)
     if first == "s" and second == "g":
-        return Detected((replace(base, kind="backward", input="upstream"),), f"two parameters {shown}: probabilities, an upstream gradient", "upstream")
+        return Detected(
+            (replace(base, kind="backward", input="upstream"),),
+            f"two parameters {shown}: probabilities, an upstream gradient",
+            "upstream",
+        )
     targets_at = 1 if second == "t" and first != "t" else 0 if first == "t" and second != "t" else None
     if targets_at is not None:
         other = names[1 - targets_at]

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 from softgrad.commands.verify.user_code import display_path
 from softgrad.errors import InputError
@@ -187,4 +187,4 @@ def load_target(spec: str) -> Target:
         obj = getattr(obj, part)
     if not callable(obj) and not callable(getattr(obj, "backward", None)):  # a layer object has backward
         raise InputError(spec, f"{func} is {_describe(obj)}, not a function")
-    return Target(obj, f"{mod}:{func}", path)
+    return Target(cast(Callable[..., Any], obj), f"{mod}:{func}", path)

@@ -54,7 +54,12 @@ DETECTED: list[tuple[str, tuple[str, ...], int, dict[str, object]]] = [
     ("sigmoid_style_layer.py:SoftmaxLayer", (), 1, {"result": "self.grad"}),
     ("class_labels.py:softmax_cross_entropy_grad", (), 0, {"targets": ["index"], "call": "f(z, labels)"}),
     ("loss_and_grad.py:cross_entropy", (), 0, {"result": "item 1 of the 2-tuple it returns", "reduction": "sum"}),
-    ("loss_and_grad.py:cross_entropy", ("--returns", "0"), 1, {"result": "item 0 of the 2-tuple it returns", "result_reason": "given"}),
+    (
+        "loss_and_grad.py:cross_entropy",
+        ("--returns", "0"),
+        1,
+        {"result": "item 0 of the 2-tuple it returns", "result_reason": "given"},
+    ),
     ("targets_first.py:compute_gradient", (), 0, {"call": "f(t, z)", "call_reason": "targets first"}),
     ("library_loss.py:loss_fn", (), 0, {"call": "forward(z, t); backward()", "layout": "batch"}),
     ("static_backward.py:SoftmaxOp.backward", (), 0, {"call_reason": "a @staticmethod of SoftmaxOp"}),
@@ -90,6 +95,7 @@ def test_summed_method_with_a_mean_asked_for_names_batch_sum_not_mean() -> None:
     args = ("--reduction", "mean", "--format", "json")
     d = json.loads(run("verify", f"{VERIFY / 'summed_method.py'}:SoftmaxCrossEntropy.grad", *args).stdout)
     assert d["diagnosis"][0]["id"] == "batch_sum_not_mean"
+
 
 CASES = [(name, *spec) for name, specs in EXPECTED.items() for spec in specs]
 
