@@ -197,7 +197,7 @@ def verify(
 
         loaded = load_target(fn)
         func, target, user_file = loaded.fn, loaded.spec, loaded.path
-    elif callable(fn):
+    elif callable(fn) or callable(getattr(fn, "backward", None)):  # a layer object has backward
         func, target, user_file = fn, _describe_fn(fn), source_file(fn)
     else:
         raise InputError("fn", f"expected a function, got {article(type(fn).__name__)}")
