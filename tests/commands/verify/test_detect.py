@@ -156,7 +156,8 @@ def test_describe_self_is_never_an_input() -> None:
     d = describe(Layer.backward)
     assert d.what == "method"
     assert d.forward == "forward"
-    assert d.backward_params is not None and d.backward_params.names == ("dvalues", "y_true")
+    assert d.backward_params is not None
+    assert d.backward_params.names == ("dvalues", "y_true")
 
 
 def test_targets_first_with_logits_named_like_probabilities() -> None:
@@ -194,7 +195,8 @@ def test_a_call_that_does_not_come_back_is_a_failed_case_never_a_pass() -> None:
     with np.errstate(all="ignore"):
         r = _verify(user, "right", None, options)
     assert not r.ok
-    assert r.failed[0].error is not None and r.failed[0].error.startswith("exited with code 0")
+    assert r.failed[0].error is not None
+    assert r.failed[0].error.startswith("exited with code 0")
 
 
 def test_reduction_given_and_not_done_fails_by_catalogue_id() -> None:
