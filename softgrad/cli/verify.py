@@ -60,6 +60,7 @@ Examples:
   softgrad verify layers.py:SoftmaxCrossEntropy              # forward, then backward -> self.dinputs
   softgrad verify layers.py:SoftmaxCrossEntropy --targets onehot   # hard labels only
   softgrad verify losses.py:loss_fn                           # a module-level instance
+  softgrad verify course.py:softmax_backward --layout columns # Z of shape (classes, examples)
   softgrad verify losses.py:CrossEntropy.grad --returns 1     # (loss, grad) -> item 1
   softgrad verify model.py:grad --format junit -o verify.xml
 """
@@ -76,7 +77,8 @@ Examples:
     default="auto",
     show_default=True,
     help="row: one example (K,) at a time (the batch case is skipped); batch: (N, K) only (single examples "
-    "as (1, K)); both: both must work; auto: detected by calling it both ways.",
+    "as (1, K)); both: both must work; columns: examples are columns, (K, N), one example (K, 1); auto: "
+    "detected by calling it each way.",
 )
 @click.option(
     "--reduction",

@@ -290,6 +290,8 @@ def _call_reason(d: Described, setup: Setup) -> str:
 def _advice(chosen: Run, diagnosis: tuple[Diagnosis, ...], options: dict[str, Any]) -> str:
     """What to do about a diagnosis that depends on a convention: soft targets reduced to their argmax."""
     first = diagnosis[0].id if diagnosis else ""
+    if first == "softmax_over_batch_axis" and options["layout"] == "auto":
+        return "if your examples are columns ((K, N) arrays, one example (K, 1)), verify it with --layout columns"
     if options["targets"] != "auto" or "soft" not in chosen.setup.families:
         return ""
     if first == "soft_targets_as_argmax":

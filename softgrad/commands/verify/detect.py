@@ -95,8 +95,19 @@ class Probe:
 
 
 def expected_shape(setup: Setup, case: Case, as_batch: bool) -> tuple[int, ...]:
+    """The shape the function should return for the case (as a batch, (K, N) when examples are columns)."""
     shape = expected_output(setup, case).shape
+    if setup.columns and as_batch:
+        return tuple(shape[::-1])
     return tuple(shape if as_batch else shape[1:])
+
+
+def read_result(outcome: Outcome, setup: Setup, case: Case, as_batch: bool) -> Picked:
+    """The result of one call in verify's own layout (rows), as :func:`pick` finds it."""
+    got = pick(outcome, expected_shape(setup, case, as_batch), setup.returns)
+    if setup.columns and as_batch and got.arr is not None:
+        return replace(got, arr=np.ascontiguousarray(got.arr.T))
+    return got
 
 
 def call_case(user: UserFunction, setup: Setup, case: Case, as_batch: bool) -> Outcome:
@@ -131,7 +142,7 @@ def probe(user: UserFunction, setup: Setup, case: Case, as_batch: bool) -> Probe
     failed = failure_text(outcome)
     if failed is not None:
         return Probe(False, False, failed, Picked(None, failed))
-    picked = pick(outcome, expected_shape(setup, case, as_batch), setup.returns)
+    picked = read_result(outcome, setup, case, as_batch)
     if picked.arr is None:
         return Probe(False, False, picked.problem or "", picked)
     expected = expected_output(setup, case)
@@ -246,12 +257,25 @@ def detect(user: UserFunction, setup: Setup, layout: str, targets: str, reductio
     row, batch = probes[(form, False)], probes[(form, True)]
     n, k = batch_case.z.shape
     chosen_layout, layout_reason = _layout(layout, row, batch, k, n)
+    columns = layout == "columns"
+    # right on a (K,) row and wrong on the rows of a batch is softmax_over_batch_axis, not columns code
+    if layout == "auto" and setup.kind != "jacobian" and not batch.value_ok and not row.value_ok:
+        as_columns = probe(user, replace(setup, columns=True), replace(batch_case, labels=form), True)
+        if as_columns.value_ok:
+            columns, chosen_layout = True, "columns"
+            layout_reason = (
+                f"detected: given a ({n}, {k}) batch as rows it is wrong; as ({k}, {n}) columns it is right: "
+                f"{LAYOUT_TEXT['columns']}"
+            )
+            batch = as_columns
     red, red_reason = _reduction(reduction, setup, batch_case, batch, chosen_layout)
+    if columns:
+        row = batch
     used = batch if chosen_layout == "batch" or (batch.shape_ok and not row.shape_ok) else row
     where = used.picked.where or (batch.picked.where if chosen_layout != "row" else "")
     why = used.picked.why or batch.picked.why
     if setup.returns is not None and not where:
         where, why = f"item {setup.returns} of what it returns", "given"
-    new = replace(setup, families=families, reduction=red)
+    new = replace(setup, families=families, reduction=red, columns=columns)
     skip = chosen_layout == "row" and (layout == "row" or row.shape_ok)
     return Detection(new, chosen_layout, layout_reason, targets_reason, red_reason, where, why, skip)

@@ -14,7 +14,7 @@ from softgrad.catalogue.exposing import check_command
 from softgrad.catalogue.mistakes import MISTAKES
 from softgrad.commands.verify.calls import call, invoke
 from softgrad.commands.verify.cases import Case, battery, random_cases, with_families
-from softgrad.commands.verify.detect import Detection, call_case, expected_shape, failure_text, pick
+from softgrad.commands.verify.detect import Detection, call_case, failure_text, pick, read_result
 from softgrad.commands.verify.kinds import (
     WORKED_T,
     WORKED_Z,
@@ -45,7 +45,7 @@ def _base(setup: Setup, case: Case, as_batch: bool) -> dict[str, Any]:
         "t": nested(case.t),
         "upstream": upstream,
         "call": arguments(setup, case.z, case.t, case.labels)[3],
-        "shape": tuple(z.shape),
+        "shape": tuple(z.shape[::-1] if setup.columns and as_batch else z.shape),
     }
 
 
@@ -57,14 +57,14 @@ def run_case(
     base = _base(setup, case, as_batch)
     called = call_case(user, setup, case, as_batch)
     expected = expected_output(setup, case)
-    shape = expected_shape(setup, case, as_batch)
     command = None if as_batch and case.z.shape[0] > 1 else check_command(case.z[0], case.t[0], dtype=case.dtype)
     failed = failure_text(called)
     if failed is not None:
         return CaseResult(**base, status="error", error=failed, command=command, notes=called.notes), {}
-    arr = pick(called, shape, setup.returns).arr
+    got = read_result(called, setup, case, as_batch)
+    arr = got.arr
     if arr is None:
-        problem = pick(called, shape, setup.returns).problem
+        problem = got.problem
         return CaseResult(**base, status="error", error=problem, command=command, notes=called.notes), {}
     out = arr if as_batch else arr[None]
     cmp = compare(out, expected, tol)
@@ -185,7 +185,7 @@ def run_battery(user: UserFunction, found: Detection, trials: int, seed: int, to
             results.append(CaseResult(**_base(setup, case, True), status="skipped", notes=(found.layout_reason,)))
             ids_found.append({})
             continue
-        as_batch = case.batch or found.layout == "batch"
+        as_batch = case.batch or found.layout in ("batch", "columns")
         result, ids = run_case(user, setup, case, as_batch, tols[case.dtype])
         results.append(result)
         ids_found.append(ids)
@@ -231,9 +231,13 @@ def other_input(user: UserFunction, setup: Setup, layout: str, passes_battery: b
     values = {"z": z, "s": z if passed == "z" else s, "t": t, "g": dE_ds(t, s)}
     if setup.kind == "jacobian":
         values["z"] = s
-    batch = layout == "batch"
-    fwd = tuple(values[r][None] if batch else values[r] for r in setup.forward_roles)
-    args = tuple(values[r][None] if batch else values[r] for r in setup.call_roles)
+    batch = layout in ("batch", "columns")
+
+    def shaped(v: Array) -> Array:
+        return v[:, None] if setup.columns else v[None] if batch else v
+
+    fwd = tuple(shaped(values[r]) for r in setup.forward_roles)
+    args = tuple(shaped(values[r]) for r in setup.call_roles)
     names = tuple(setup.call_roles)
     called = invoke(user.session, call, setup.plan, fwd, args, names, user.errstate, user.file)
     k = len(z)
@@ -243,8 +247,10 @@ def other_input(user: UserFunction, setup: Setup, layout: str, passes_battery: b
     if failed is not None:
         arr, error = None, failed
     else:
-        got = pick(called, (1, *shape) if batch else shape, setup.returns)
+        got = pick(called, (*shape, 1) if setup.columns else (1, *shape) if batch else shape, setup.returns)
         arr, error = got.arr, got.problem
+        if arr is not None and setup.columns:
+            arr = arr.T
     out = None if arr is None else (arr[0] if batch else arr)
     grad: Array | None = None
     matches: tuple[str, ...] = ()

@@ -15,7 +15,7 @@ from softgrad.commands.verify.user_code import UserFunction, returned, shape_of,
 from softgrad.core import Array, dE_ds, fused_gradient, softmax, softmax_jacobian
 
 KINDS = ("grad", "jacobian", "softmax", "backward")
-LAYOUTS = ("auto", "row", "batch", "both")
+LAYOUTS = ("auto", "row", "batch", "both", "columns")
 #: How a batch gradient is reduced over its rows: auto detects mean or sum (none: per-row, as sum).
 REDUCTIONS = ("auto", "none", "sum", "mean")
 TARGETS = ("auto", "soft", "onehot", "index")
@@ -66,6 +66,8 @@ class Setup:
     returns: int | None = None
     #: the target families tested (see :data:`softgrad.commands.verify.cases.FAMILIES`)
     families: tuple[str, ...] = ("soft",)
+    #: examples are columns: arrays passed as (K, N), and returned that way
+    columns: bool = False
 
     @property
     def call_roles(self) -> tuple[str, ...]:
@@ -115,6 +117,8 @@ def arguments(setup: Setup, z: Array, t: Array, labels: bool = False) -> tuple[l
         values["t"] = idx.astype(np.int64) if t.ndim == 2 else int(idx)
     else:
         values["t"] = t
+    if setup.columns:  # examples are columns: (K, N)
+        values = {r: v.T if isinstance(v, np.ndarray) and v.ndim == 2 else v for r, v in values.items()}
     roles = setup.call_roles
     return (
         [values[r] for r in setup.forward_roles],
@@ -299,6 +303,7 @@ LAYOUT_TEXT = {
     "row": "it takes one example (K,) at a time, so the batch case is skipped",
     "batch": "it takes batches (N, K) only, so single examples are passed as (1, K)",
     "both": "it takes one example (K,) and a batch (N, K)",
+    "columns": "examples are columns: a batch is passed as (K, N), one example as (K, 1)",
 }
 
 

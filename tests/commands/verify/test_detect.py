@@ -238,3 +238,24 @@ def test_setup_replace_keeps_roles() -> None:
     s = Setup("grad", None, "mean")
     assert call_text(s) == "f(z, t)"
     assert call_text(replace(s, roles=("t", "z")), labels=True) == "f(labels, z)"
+
+
+def test_columns_are_detected_only_where_a_row_cannot_be_right() -> None:
+    def columns(zc: Any, yc: Any) -> Any:  # (K, N) only
+        s = _softmax(zc.T).T
+        return (s * np.sum(yc, axis=0, keepdims=True) - yc) / yc.shape[1]
+
+    r = softgrad.verify(columns, trials=2)
+    assert r.ok, r.verdict
+    assert r.layout == "columns"
+    assert r.layout_reason.startswith("detected: given a (3, 4) batch as rows it is wrong; as (4, 3) columns")
+
+    def axis0(z: Any) -> Any:  # right for one (K,) example, over the batch axis for (N, K)
+        e = np.exp(z - np.max(z, axis=0))
+        return e / np.sum(e, axis=0)
+
+    r = softgrad.verify(axis0, "softmax", trials=0)
+    assert not r.ok
+    assert r.layout == "both"
+    assert any("--layout columns" in n for n in r.notes)
+    assert softgrad.verify(axis0, "softmax", layout="columns", trials=0).ok

@@ -43,6 +43,7 @@ EXPECTED: dict[str, list[tuple[str, str, int, str | None]]] = {
     "course_backward.py": [("softmax_cross_entropy_backward", "backward", 1, "assumes_one_hot")],
     "tensor_like.py": [("grad", "grad", 0, None)],
     "softmax_all_elements.py": [("grad", "grad", 1, "softmax_over_all_elements")],
+    "columns_course.py": [("softmax_backward", "grad", 0, None)],
 }
 
 #: (file:function, options, exit code, what the JSON says) for the conventions that are detected
@@ -68,6 +69,9 @@ DETECTED: list[tuple[str, tuple[str, ...], int, dict[str, object]]] = [
     ("summed_method.py:SoftmaxCrossEntropy.grad", ("--reduction", "sum"), 0, {"reduction_reason": "given"}),
     ("course_backward.py:softmax_cross_entropy_backward", ("--targets", "onehot"), 0, {"targets": ["onehot"]}),
     ("summed_not_mean.py:grad", ("--reduction", "mean"), 1, {"reduction": "mean"}),
+    ("columns_course.py:softmax_backward", (), 0, {"layout": "columns", "reduction": "mean"}),
+    ("columns_course.py:softmax_backward", ("--layout", "columns"), 0, {"layout": "columns"}),
+    ("columns_course.py:softmax_backward", ("--layout", "batch"), 1, {"layout": "batch"}),
 ]
 
 
