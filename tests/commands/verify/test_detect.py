@@ -245,7 +245,7 @@ def test_columns_are_detected_only_where_a_row_cannot_be_right() -> None:
         s = _softmax(zc.T).T
         return (s * np.sum(yc, axis=0, keepdims=True) - yc) / yc.shape[1]
 
-    r = softgrad.verify(columns, trials=2)
+    r = softgrad.verify(columns, "grad", trials=2)
     assert r.ok, r.verdict
     assert r.layout == "columns"
     assert r.layout_reason.startswith("detected: given a (3, 4) batch as rows it is wrong; as (4, 3) columns")
