@@ -62,6 +62,7 @@ Examples:
   softgrad verify losses.py:loss_fn                           # a module-level instance
   softgrad verify course.py:softmax_backward --layout columns # Z of shape (classes, examples)
   softgrad verify losses.py:CrossEntropy.grad --returns 1     # (loss, grad) -> item 1
+  softgrad verify nn.py:backward --call "f(labels, s)"        # class indices first, then probabilities
   softgrad verify model.py:grad --format junit -o verify.xml
 """
 
@@ -95,6 +96,14 @@ Examples:
     show_default=True,
     help="The targets it is tested with: soft (one-hot, soft and unnormalised floats), onehot (hard labels "
     "as floats only), index (class indices: an int array (N,), an int for one example); auto: probed.",
+)
+@click.option(
+    "--call",
+    "call",
+    metavar="TEMPLATE",
+    default=None,
+    help="How to call it when detection cannot decide, e.g. 'f(t, s)', 'f(z, labels)', 'f(s, upstream)' "
+    "(names: z logits, s probabilities, t targets, labels class indices, upstream dE/ds).",
 )
 @click.option(
     "--returns",

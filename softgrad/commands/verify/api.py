@@ -39,6 +39,7 @@ from softgrad.commands.verify.kinds import (
     call_text,
     detect_kind,
     has_reduction,
+    parse_call,
     probe_one_parameter,
 )
 from softgrad.commands.verify.report import Diagnosis, VerifyReport
@@ -60,6 +61,12 @@ def _readings(
 ) -> tuple[list[Setup], str, bool]:
     """(the setups to try, preferred first; how the kind was chosen; whether the input was given)."""
     base = Setup("grad", None, "mean", returns=options["returns"])
+    if options["call"] is not None:
+        stated, labels = parse_call(options["call"], kind)
+        if labels and options["targets"] == "auto":
+            options["targets"] = "index"
+        setup = replace(stated, returns=options["returns"], plan=Plan(described.what))
+        return [setup], f"given: the call {options['call'].strip()}", True
     found = detect_kind(described, base)
     jacobian_input, backward_input = options["jacobian_input"], options["backward_input"]
     if kind is not None:
@@ -128,6 +135,10 @@ def _check_options(kind: str | None, options: dict[str, Any]) -> None:
         ("targets", TARGETS),
     ):
         rules.choice(name, options[name], allowed)
+    if options["call"] is not None and not isinstance(options["call"], str):
+        raise InputError("call", f"expected a call template such as 'f(t, s)', got {options['call']!r}")
+    if options["call"] is not None:
+        parse_call(options["call"], kind)
     if options["returns"] is not None:
         rules.whole_number("returns", options["returns"], 0, 99)
     rules.whole_number("trials", options["trials"], 0, MAX_TRIALS)
@@ -168,6 +179,7 @@ def verify(
     backward_input: str = "auto",
     targets: str = "auto",
     returns: int | None = None,
+    call: str | None = None,
     trials: int = DEFAULT_TRIALS,
     seed: int = 0,
     rtol: float | None = None,
@@ -182,7 +194,8 @@ def verify(
     as sum) over the rows of a batch gradient, or ``"auto"`` (detected from the batch case). ``targets``:
     ``"soft"`` (one-hot, soft and unnormalised floats), ``"onehot"``, ``"index"`` (class indices) or ``"auto"``
     (probed). ``returns``: the item of a returned tuple that is the result (None: the one of the right
-    shape). ``jacobian_input``: ``"s"``, ``"z"`` or ``"auto"``; ``backward_input``:
+    shape). ``call``: how to call it, as a template such as ``"f(t, s)"`` (names ``z``, ``s``, ``t``,
+    ``labels``, ``upstream``), when detection cannot decide. ``jacobian_input``: ``"s"``, ``"z"`` or ``"auto"``; ``backward_input``:
     ``"upstream"``, ``"targets"`` or ``"auto"``. ``rtol``/``atol`` override the per-dtype tolerances.
 
     Whatever the function raises or returns becomes a failed case in the report. Raises
@@ -190,7 +203,7 @@ def verify(
     """
     options: dict[str, Any] = {"layout": layout, "reduction": reduction, "jacobian_input": jacobian_input}
     options |= {"backward_input": backward_input, "trials": trials, "seed": seed, "rtol": rtol, "atol": atol}
-    options |= {"targets": targets, "returns": returns}
+    options |= {"targets": targets, "returns": returns, "call": call}
     _check_options(kind, options)
     if isinstance(fn, str):
         from softgrad.commands.verify.loader import load_target

@@ -13,6 +13,7 @@ from softgrad.commands.verify.calls import Described, Plan, call, invoke
 from softgrad.commands.verify.cases import Case, battery
 from softgrad.commands.verify.user_code import UserFunction, returned, shape_of, shape_text
 from softgrad.core import Array, dE_ds, fused_gradient, softmax, softmax_jacobian
+from softgrad.errors import InputError
 
 KINDS = ("grad", "jacobian", "softmax", "backward")
 LAYOUTS = ("auto", "row", "batch", "both", "columns")
@@ -165,6 +166,48 @@ class Detected:
     readings: tuple[Setup, ...]
     reason: str
     backward_input: str | None = None
+
+
+#: The names a call template may use, and the role each stands for.
+TEMPLATE_NAMES = {"z": "z", "s": "s", "t": "t", "labels": "t", "upstream": "g"}
+_TEMPLATE_KINDS = {
+    ("t", "z"): ("grad", None),
+    ("s", "t"): ("backward", "targets"),
+    ("g", "s"): ("backward", "upstream"),
+    ("z",): ("softmax", None),
+    ("s",): ("jacobian", "s"),
+}
+
+
+def parse_call(template: str, kind: str | None) -> tuple[Setup, bool]:
+    """A call template such as ``f(t, s)`` or ``grad(logits=z)``-free ``f(z, labels)``: the setup it states
+    (its kind, unless ``kind`` is given: ``f(z)`` is a softmax, or a Jacobian of the logits with ``kind``
+    jacobian), and whether it passes class indices. Raises :class:`InputError` naming the template."""
+    text = template.strip()
+    head, sep, rest = text.partition("(")
+    names = ", ".join(TEMPLATE_NAMES)
+    if not sep or not rest.endswith(")") or not head.strip().isidentifier():
+        raise InputError("call", f"expected a call such as f(t, s), got {template!r}")
+    args = [a.strip() for a in rest[:-1].split(",")] if rest[:-1].strip() else []
+    bad = [a for a in args if a not in TEMPLATE_NAMES]
+    if bad or not args:
+        what = f"unknown name {bad[0]!r}" if bad else "no arguments"
+        raise InputError("call", f"{what} in {template!r}; each argument is one of {names}")
+    roles = tuple(TEMPLATE_NAMES[a] for a in args)
+    if len(set(roles)) != len(roles):
+        raise InputError("call", f"an argument appears twice in {template!r}")
+    found = _TEMPLATE_KINDS.get(tuple(sorted(roles)))
+    if found is None:
+        raise InputError(
+            "call", f"{template!r} is none of the calls verify makes: f(z, t), f(s, t), f(s, upstream), f(z), f(s)"
+        )
+    the_kind, inp = found
+    if kind is not None and kind != the_kind:
+        if (kind, roles) == ("jacobian", ("z",)):
+            the_kind, inp = "jacobian", "z"
+        else:
+            raise InputError("call", f"{template!r} is a {the_kind} call, not a {kind} one")
+    return Setup(the_kind, inp, "mean", roles=roles), "labels" in args
 
 
 def _named(name: str) -> str | None:

@@ -191,7 +191,7 @@ def test_a_call_that_does_not_come_back_is_a_failed_case_never_a_pass() -> None:
     from softgrad.commands.verify.api import _verify
 
     options = {"layout": "auto", "reduction": "auto", "jacobian_input": "auto", "backward_input": "auto"}
-    options |= {"trials": 2, "seed": 0, "rtol": None, "atol": None, "targets": "auto", "returns": None}
+    options |= {"trials": 2, "seed": 0, "rtol": None, "atol": None, "targets": "auto", "returns": None, "call": None}
     with np.errstate(all="ignore"):
         r = _verify(user, "right", None, options)
     assert not r.ok
@@ -259,3 +259,45 @@ def test_columns_are_detected_only_where_a_row_cannot_be_right() -> None:
     assert r.layout == "both"
     assert any("--layout columns" in n for n in r.notes)
     assert softgrad.verify(axis0, "softmax", layout="columns", trials=0).ok
+
+
+def test_a_call_template_says_what_detection_cannot() -> None:
+    def f(a1: Any, a2: Any) -> Any:  # names that say nothing; class indices first, then logits
+        return labels_only(a2, a1)
+
+    with pytest.raises(InputError, match="cannot tell what it computes from its signature"):
+        softgrad.verify(f)
+    r = softgrad.verify(f, call="f(labels, z)", trials=2)
+    assert r.ok, r.verdict
+    assert r.kind == "grad"
+    assert r.kind_reason == "given: the call f(labels, z)"
+    assert r.targets == ("index",)
+    assert r.call == "f(labels, z)"
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("f(s, q)", "unknown name 'q' in 'f(s, q)'; each argument is one of z, s, t, labels, upstream"),
+        ("f(z, s)", "'f(z, s)' is none of the calls verify makes"),
+        ("f(z, z)", "an argument appears twice"),
+        ("f z t", "expected a call such as f(t, s)"),
+        ("f()", "no arguments"),
+    ],
+)
+def test_bad_call_templates_name_the_template(template: str, message: str) -> None:
+    with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")) as err:
+        softgrad.verify(right, call=template)
+    assert err.value.where == "call"
+
+
+def test_a_call_template_through_the_cli() -> None:
+    from tests.conftest import SAMPLES, run
+
+    target = f"{SAMPLES / 'verify' / 'targets_first.py'}:compute_gradient"
+    r = run("verify", target, "--call", "f(t, z)", "--trials", "1")
+    assert r.exit_code == 0
+    assert "  kind       grad — given: the call f(t, z)" in r.stdout
+    bad = run("verify", target, "--call", "f(t, p)")
+    assert bad.exit_code == 2
+    assert bad.stderr.startswith("softgrad: error: --call: unknown name 'p'")
