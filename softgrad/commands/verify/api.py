@@ -195,8 +195,8 @@ def verify(
     ``"soft"`` (one-hot, soft and unnormalised floats), ``"onehot"``, ``"index"`` (class indices) or ``"auto"``
     (probed). ``returns``: the item of a returned tuple that is the result (None: the one of the right
     shape). ``call``: how to call it, as a template such as ``"f(t, s)"`` (names ``z``, ``s``, ``t``,
-    ``labels``, ``upstream``), when detection cannot decide. ``jacobian_input``: ``"s"``, ``"z"`` or ``"auto"``; ``backward_input``:
-    ``"upstream"``, ``"targets"`` or ``"auto"``. ``rtol``/``atol`` override the per-dtype tolerances.
+    ``labels``, ``upstream``), when detection cannot decide. ``jacobian_input``: ``"s"``, ``"z"`` or
+    ``"auto"``; ``backward_input``: ``"upstream"``, ``"targets"`` or ``"auto"``. ``rtol``/``atol`` override the per-dtype tolerances.
 
     Whatever the function raises or returns becomes a failed case in the report. Raises
     :class:`softgrad.InputError` for a bad target, bad options, or a kind that cannot be detected.
