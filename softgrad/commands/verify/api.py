@@ -196,7 +196,8 @@ def verify(
     (probed). ``returns``: the item of a returned tuple that is the result (None: the one of the right
     shape). ``call``: how to call it, as a template such as ``"f(t, s)"`` (names ``z``, ``s``, ``t``,
     ``labels``, ``upstream``), when detection cannot decide. ``jacobian_input``: ``"s"``, ``"z"`` or
-    ``"auto"``; ``backward_input``: ``"upstream"``, ``"targets"`` or ``"auto"``. ``rtol``/``atol`` override the per-dtype tolerances.
+    ``"auto"``; ``backward_input``: ``"upstream"``, ``"targets"`` or ``"auto"``. ``rtol``/``atol`` override
+    the per-dtype tolerances.
 
     Whatever the function raises or returns becomes a failed case in the report. Raises
     :class:`softgrad.InputError` for a bad target, bad options, or a kind that cannot be detected.
