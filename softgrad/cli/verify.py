@@ -40,6 +40,15 @@ Kinds (--kind, detected from the signature when it is unambiguous):
   jacobian  f(s) -> ds/dz = diag(s) − s sᵀ, (K, K) or (N, K, K); or f(z), taking the softmax itself
   softmax   f(z) -> s = softmax(z)
   backward  f(s, g) -> J(s)ᵀ·g for an upstream gradient g = dE/ds, or f(s, t) -> dE/dz
+  elementwise  f(s) -> (K,) "derivative" multiplied with the upstream (sigmoid-style): always
+            wrong for a softmax; the mistake is named (diagonal_only, hadamard_rowsum)
+A softmax(x, derivative=False) flag is tested both ways, each call as what it computes.
+
+\b
+Conventions are detected and stated in the report, each with one option to override it: the call
+(targets first or second, logits or probabilities: --call 'f(t, s)'), the targets (--targets), one
+example, a batch or examples as columns (--layout), mean or sum over the batch (--reduction), the
+gradient's place in a returned tuple (--returns).
 
 \b
 Each failing case names the catalogued mistake its numbers match and gives the exposing input as a

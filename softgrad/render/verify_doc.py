@@ -23,6 +23,8 @@ RIGHT = {
     "jacobian:s": "J(s) = diag(s) − s sᵀ, evaluated at s = softmax(z)",
     "jacobian:z": "J(s) = diag(s) − s sᵀ, evaluated at s = softmax(z)",
     "softmax": "s = exp(z − max z) / Σ exp(z − max z), along the classes (the last axis)",
+    "elementwise:s": "(−t/s)·J(s) = s·Σt − t: the full Jacobian J(s) = diag(s) − s sᵀ, not an element-wise product",
+    "elementwise:z": "(−t/s)·J(s) = s·Σt − t: the full Jacobian J(s) = diag(s) − s sᵀ, not an element-wise product",
 }
 
 

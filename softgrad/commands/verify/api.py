@@ -42,7 +42,7 @@ from softgrad.commands.verify.kinds import (
     parse_call,
     probe_one_parameter,
 )
-from softgrad.commands.verify.report import Diagnosis, VerifyReport
+from softgrad.commands.verify.report import REFERENCES, Diagnosis, VerifyReport
 from softgrad.commands.verify.session import CallFailed, InProcessSession
 from softgrad.commands.verify.user_code import CHANGED, UserFunction, article, source_file
 from softgrad.core import rules
@@ -72,7 +72,7 @@ def _readings(
     if kind is not None:
         same = [r for r in found.readings if r.kind == kind]
         plan = found.readings[0].plan if found.readings else Plan(described.what)
-        if kind == "jacobian":
+        if kind in ("jacobian", "elementwise"):
             inputs = ["s", "z"] if jacobian_input == "auto" else [jacobian_input]
             return [replace(base, kind=kind, input=i, plan=plan) for i in inputs], "given", jacobian_input != "auto"
         if kind == "backward":
@@ -93,6 +93,11 @@ def _readings(
         return readings, f"detected: {found.reason}", backward_input != "auto"
     if found.reason.startswith("one parameter"):
         probed, what = probe_one_parameter(user, Plan(described.what))
+        if probed == "softmax" and _says_derivative(described.name):
+            inputs = ["s", "z"] if jacobian_input == "auto" else [jacobian_input]
+            setups = [replace(base, kind="elementwise", input=i, plan=Plan(described.what)) for i in inputs]
+            said = f"{what.removesuffix(': probabilities')}, and its name {described.name!r} says derivative"
+            return setups, f"detected: {found.reason}; {said}: an element-wise derivative", jacobian_input != "auto"
         if probed == "jacobian":
             inputs = ["s", "z"] if jacobian_input == "auto" else [jacobian_input]
             setups = [replace(base, kind="jacobian", input=i, plan=Plan(described.what)) for i in inputs]
@@ -114,14 +119,53 @@ def _readings(
     )
 
 
+def _says_derivative(name: str) -> bool:
+    n = name.lower()
+    return any(w in n for w in ("deriv", "prime", "grad")) or n.startswith(("d_", "dsoftmax", "dsigma"))
+
+
+#: Keyword flags that switch a function to its derivative (``softmax(x, derivative=True)``).
+FLAG_WORDS = ("deriv", "grad", "backward", "prime", "jacobian")
+
+
+def _flag(d: Described) -> str | None:
+    flags = d.params.flags if d.params is not None else ()
+    return next((f for f in flags if any(w in f.lower() for w in FLAG_WORDS)), None)
+
+
+def _flagged(
+    user: UserFunction, described: Described, plain: Setup, options: dict[str, Any]
+) -> tuple[list[Setup], str]:
+    """The setups of the flagged call ``f(x, derivative=True)`` of a softmax, and what it was found to be."""
+    flag = _flag(described)
+    if flag is None or plain.kind != "softmax":
+        return [], ""
+    plan = replace(plain.plan, keywords=((flag, True),))
+    probed, what = probe_one_parameter(user, plan)
+    inputs = ["s", "z"] if options["jacobian_input"] == "auto" else [options["jacobian_input"]]
+    call = f"f(x, {flag}=True)"
+    if probed == "jacobian":
+        return [Setup("jacobian", i, "mean", plan=plan) for i in inputs], f"{call}: {what}"
+    if probed == "softmax":
+        said = what.removesuffix(": probabilities")
+        setups = [Setup("elementwise", i, "mean", plan=plan) for i in inputs]
+        return setups, f"{call}: {said}: an element-wise derivative"
+    return [], f"{call}: {what}"
+
+
 def _pick(runs: list[Run]) -> Run:
     """The reading under which the function passes everything, else the one with most passing cases (the
     first, preferred one on a tie)."""
     passing = [r for r in runs if r.ok]
     if passing:
         return passing[0]
-    best = max(r.passes for r in runs)
-    return next(r for r in runs if r.passes == best)
+
+    def explained(r: Run) -> bool:  # a catalogued mistake reproduces every case under this reading
+        diagnosis = aggregate(r.results, r.found)[0]
+        return bool(diagnosis) and diagnosis[0].consistent
+
+    best = max((explained(r), r.passes) for r in runs)
+    return next(r for r in runs if (explained(r), r.passes) == best)
 
 
 def _check_options(kind: str | None, options: dict[str, Any]) -> None:
@@ -232,10 +276,19 @@ def _verify(user: UserFunction, target: str, kind: str | None, options: dict[str
         found = detect(user, setup, options["layout"], options["targets"], options["reduction"])
         return run_battery(user, found, options["trials"], options["seed"], tols)
 
-    runs = [run(setups[0])]
-    if not runs[0].ok:  # another reading (logits or probabilities, upstream or targets) may be the right one
-        runs += [run(s) for s in setups[1:]]
-    chosen = _pick(runs)
+    def best(candidates: list[Setup]) -> tuple[Run, list[Run]]:
+        done = [run(candidates[0])]
+        if not done[0].ok:  # another reading (logits or probabilities, upstream or targets) may be right
+            done += [run(s) for s in candidates[1:]]
+        return _pick(done), done
+
+    chosen, runs = best(setups)
+    flagged, flag_reason = (
+        ([], "") if kind is not None or options["call"] else _flagged(user, described, chosen.setup, options)
+    )
+    flagged_run = best(flagged)[0] if flagged else None
+    if flag_reason:
+        kind_reason += f"; {flag_reason}"
     the_kind = chosen.setup.kind
     other = None
     if the_kind in ("jacobian", "backward") and not chosen.setup.plan.layer and len(chosen.setup.call_roles) <= 2:
@@ -247,10 +300,24 @@ def _verify(user: UserFunction, target: str, kind: str | None, options: dict[str
         if chosen.setup.call_roles[0] == "s" or the_kind == "jacobian":
             other = other_input(user, chosen.setup, chosen.layout, passes)
 
-    diagnosis, ambiguous = aggregate(chosen.results, chosen.found)
+    cases, found_ids = chosen.results, chosen.found
+    flagged_text = notes_flag = ""
+    if flagged_run is not None:
+        fs = flagged_run.setup
+        key = f"{fs.kind}:{fs.input}"
+        cases += tuple(
+            replace(c, name=f"{c.name}_derivative", description=f"{c.description}; {call_text(fs)}")
+            for c in flagged_run.results
+        )
+        found_ids += flagged_run.found
+        flagged_text = f"with {fs.plan.keywords[0][0]}=True, {REFERENCES[key][0]}"
+        notes_flag = f"{call_text(fs)} is checked as {fs.kind} (its cases end in _derivative): {REFERENCES[key][1]}"
+    diagnosis, ambiguous = aggregate(cases, found_ids)
     notes = list(dict.fromkeys(n for r in chosen.results for n in r.notes if n.startswith((CHANGED, SCALED))))
     if chosen.ok and any(r.status == "skipped" for r in chosen.results):
         notes.append("the batch case was skipped: " + chosen.layout_reason)
+    if flagged_text:
+        notes.append(notes_flag)
     found = chosen.detection
     advice = _advice(chosen, diagnosis, options)
     if advice:
@@ -267,7 +334,7 @@ def _verify(user: UserFunction, target: str, kind: str | None, options: dict[str
         tolerances=tols,
         trials=options["trials"],
         seed=options["seed"],
-        cases=chosen.results,
+        cases=cases,
         diagnosis=diagnosis,
         ambiguous=ambiguous,
         distinguishing_input=distinguishing_input(list(ambiguous), 4) if ambiguous else None,
@@ -280,6 +347,7 @@ def _verify(user: UserFunction, target: str, kind: str | None, options: dict[str
         reduction_reason=found.reduction_reason if has_reduction(chosen.setup) else "",
         result=found.result,
         result_reason=found.result_reason,
+        flagged=flagged_text,
     )
 
 

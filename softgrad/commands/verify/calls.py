@@ -14,7 +14,7 @@ import inspect
 import sys
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -59,6 +59,8 @@ class Described:
     init_error: str = ""
     #: top-level modules the object's module imports (``numpy``, ``torch``, ``jax``)
     imports: tuple[str, ...] = ()
+    #: the function's (or class's) name
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,12 @@ def _has_source(cls: type) -> bool:
 
 def describe(obj: Any) -> Described:
     """Step: what ``obj`` is and what its calls take (a class is instantiated once, to see it can be)."""
+    found = _describe(obj)
+    name = getattr(obj, "__name__", None)
+    return replace(found, name=name if isinstance(name, str) else type(obj).__name__)
+
+
+def _describe(obj: Any) -> Described:
     imports = _imports(obj)
     if inspect.isclass(obj):
         inst, error = _instance(obj)

@@ -127,7 +127,8 @@ def battery(kind: str, backward_input: str | None = None) -> list[Case]:
             dtype="float32",
         ),
     ]
-    uses_targets = kind == "grad" or (kind == "backward" and backward_input == "targets")
+    # an element-wise derivative is judged by the gradient (−t/s) ⊙ f it leads to: the targets matter
+    uses_targets = kind in ("grad", "elementwise") or (kind == "backward" and backward_input == "targets")
     if uses_targets:
         return cases
     cases = [c for c in cases if c.name not in ("soft_targets", "unnormalised_targets")]

@@ -12,7 +12,7 @@ import numpy as np
 
 from softgrad.commands.verify.calls import Outcome, call, invoke
 from softgrad.commands.verify.cases import FAMILY_TEXT, Case, battery, hard
-from softgrad.commands.verify.kinds import LAYOUT_TEXT, Setup, arguments, expected_output, has_reduction
+from softgrad.commands.verify.kinds import LAYOUT_TEXT, Setup, arguments, expected_output, has_reduction, leads_to
 from softgrad.commands.verify.session import Opaque
 from softgrad.commands.verify.user_code import UserFunction, article, as_output, shape_of, shape_text
 from softgrad.core import Array, fused_gradient
@@ -106,7 +106,11 @@ def read_result(outcome: Outcome, setup: Setup, case: Case, as_batch: bool) -> P
     """The result of one call in verify's own layout (rows), as :func:`pick` finds it."""
     got = pick(outcome, expected_shape(setup, case, as_batch), setup.returns)
     if setup.columns and as_batch and got.arr is not None:
-        return replace(got, arr=np.ascontiguousarray(got.arr.T))
+        got = replace(got, arr=np.ascontiguousarray(got.arr.T))
+    if setup.kind == "elementwise" and got.arr is not None:
+        rows = got.arr if as_batch else got.arr[None]
+        g = leads_to(case, rows)
+        got = replace(got, arr=g if as_batch else g[0])
     return got
 
 
@@ -259,7 +263,7 @@ def detect(user: UserFunction, setup: Setup, layout: str, targets: str, reductio
     chosen_layout, layout_reason = _layout(layout, row, batch, k, n)
     columns = layout == "columns"
     # right on a (K,) row and wrong on the rows of a batch is softmax_over_batch_axis, not columns code
-    if layout == "auto" and setup.kind != "jacobian" and not batch.value_ok and not row.value_ok:
+    if layout == "auto" and setup.kind in ("grad", "backward", "softmax") and not batch.value_ok and not row.value_ok:
         as_columns = probe(user, replace(setup, columns=True), replace(batch_case, labels=form), True)
         if as_columns.value_ok:
             columns, chosen_layout = True, "columns"

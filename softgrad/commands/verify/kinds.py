@@ -15,7 +15,7 @@ from softgrad.commands.verify.user_code import UserFunction, returned, shape_of,
 from softgrad.core import Array, dE_ds, fused_gradient, softmax, softmax_jacobian
 from softgrad.errors import InputError
 
-KINDS = ("grad", "jacobian", "softmax", "backward")
+KINDS = ("grad", "jacobian", "softmax", "backward", "elementwise")
 LAYOUTS = ("auto", "row", "batch", "both", "columns")
 #: How a batch gradient is reduced over its rows: auto detects mean or sum (none: per-row, as sum).
 REDUCTIONS = ("auto", "none", "sum", "mean")
@@ -87,7 +87,7 @@ def canonical_roles(kind: str, inp: str | None) -> tuple[str, ...]:
         return ("z", "t")
     if kind == "softmax":
         return ("z",)
-    if kind == "jacobian":
+    if kind in ("jacobian", "elementwise"):
         return ("s",) if inp == "s" else ("z",)
     return ("s", "t") if inp == "targets" else ("s", "g")
 
@@ -136,6 +136,8 @@ def expected_output(setup: Setup, case: Case) -> Array:
         return softmax(z)
     if setup.kind == "jacobian":
         return softmax_jacobian(softmax(z))
+    if setup.kind == "elementwise":  # compared as the gradient it leads to, per row
+        return fused_gradient(z, t)
     out = fused_gradient(z, t)  # = J(s)ᵀ·(−t/s): the backward with upstream g = −t/s too
     if case.batch and reduces(setup):
         out = out / z.shape[0]
@@ -350,12 +352,21 @@ LAYOUT_TEXT = {
 }
 
 
+def leads_to(case: Case, derivative: Array) -> Array:
+    """The gradient an element-wise "derivative" f leads to when the network multiplies it with the upstream
+    gradient: (−t/s) ⊙ f, per row."""
+    out: Array = dE_ds(case.t, softmax(case.z)) * derivative
+    return out
+
+
 def as_gradients(setup: Setup, case: Case, out: Array) -> Array:
     """The user's output as per-row dE/dz, comparable with the catalogue's (a reduced batch scaled back
     by N; a softmax p turned into the gradient p·Σt − t built on it)."""
     if setup.kind == "softmax":
         g: Array = out * np.sum(case.t, axis=-1, keepdims=True) - case.t
         return g
+    if setup.kind == "elementwise":  # already the gradient it leads to (see leads_to)
+        return out
     scale = case.z.shape[0] if case.batch and reduces(setup) else 1
     g = out * scale
     return g

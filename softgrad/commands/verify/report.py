@@ -26,6 +26,16 @@ REFERENCES: dict[str, tuple[str, str]] = {
     "jacobian:s": ("J(s) = diag(s) − s sᵀ", "J(s) = diag(s) − s sᵀ, given s = softmax(z)"),
     "jacobian:z": ("J(softmax(z))", "J(s) = diag(s) − s sᵀ at s = softmax(z), given the logits z"),
     "softmax": ("softmax(z)", "softmax(z) along the last axis (rows sum to 1), max-shifted"),
+    "elementwise:s": (
+        "dE/dz = s·Σt − t",
+        "the gradient (−t/s) ⊙ f(s) it leads to, given s = softmax(z), against dE/dz = s·Σt − t (no element-wise "
+        "function is the softmax's derivative: its Jacobian is not diagonal)",
+    ),
+    "elementwise:z": (
+        "dE/dz = s·Σt − t",
+        "the gradient (−t/s) ⊙ f(z) it leads to, given the logits z, against dE/dz = s·Σt − t (no element-wise "
+        "function is the softmax's derivative: its Jacobian is not diagonal)",
+    ),
 }
 
 
@@ -208,6 +218,8 @@ class VerifyReport:
     #: and why ('' when it is what the function returns)
     result: str = ""
     result_reason: str = ""
+    #: a softmax with a derivative flag: what the flagged call is compared with ("with derivative=True, …")
+    flagged: str = ""
 
     @property
     def failed(self) -> tuple[CaseResult, ...]:
@@ -251,7 +263,8 @@ class VerifyReport:
             if self.kind == "jacobian":
                 given = "s = softmax(z)" if self.input == "s" else "the logits z (it takes the softmax itself)"
                 return f"right when given {given}: matches J(s) = diag(s) − s sᵀ on all {ran} cases"
-            return f"right: matches {self.reference_short} on all {ran} cases"
+            also = f" and, {self.flagged}," if self.flagged else ""
+            return f"right: matches {self.reference_short}{also} on all {ran} cases"
         bad = n["fail"] + n["error"]
         raised_n = sum(c.status == "error" and (c.error or "").startswith("raised") for c in self.cases)
         parts = [f"{raised_n} raised an exception"] if raised_n else []
@@ -304,6 +317,7 @@ class VerifyReport:
             "targets_reason": self.targets_reason,
             "result": self.result,
             "result_reason": self.result_reason,
+            "flagged": self.flagged,
             "reference": self.reference,
             "tolerances": {k: v.to_dict() for k, v in self.tolerances.items()},
             "trials": self.trials,

@@ -44,6 +44,9 @@ EXPECTED: dict[str, list[tuple[str, str, int, str | None]]] = {
     "tensor_like.py": [("grad", "grad", 0, None)],
     "softmax_all_elements.py": [("grad", "grad", 1, "softmax_over_all_elements")],
     "columns_course.py": [("softmax_backward", "grad", 0, None)],
+    "derivative_flag.py": [("softmax", "softmax", 1, "diagonal_only")],
+    "derivative_flag_jacobian.py": [("softmax", "softmax", 0, None)],
+    "softmax_prime.py": [("softmax_prime", "elementwise", 1, "diagonal_only")],
 }
 
 #: (file:function, options, exit code, what the JSON says) for the conventions that are detected
@@ -72,7 +75,19 @@ DETECTED: list[tuple[str, tuple[str, ...], int, dict[str, object]]] = [
     ("columns_course.py:softmax_backward", (), 0, {"layout": "columns", "reduction": "mean"}),
     ("columns_course.py:softmax_backward", ("--layout", "columns"), 0, {"layout": "columns"}),
     ("columns_course.py:softmax_backward", ("--layout", "batch"), 1, {"layout": "batch"}),
+    ("derivative_flag_jacobian.py:softmax", (), 0, {"flagged": "with return_deriv=True, J(softmax(z))"}),
 ]
+
+
+def test_a_derivative_flag_is_tested_as_what_it_computes() -> None:
+    d = json.loads(run("verify", f"{VERIFY / 'derivative_flag.py'}:softmax", "--format", "json").stdout)
+    plain = [c for c in d["cases"] if not c["name"].endswith("_derivative")]
+    flagged = [c for c in d["cases"] if c["name"].endswith("_derivative")]
+    assert {c["status"] for c in plain} == {"pass"}
+    assert {c["status"] for c in flagged} == {"fail"}
+    assert {c["call"] for c in flagged} == {"f(z, derivative=True)"}
+    assert all("diagonal_only" in c["matches"] for c in flagged)
+    assert "f(x, derivative=True): given (4,) it returns (4,): an element-wise derivative" in d["kind_reason"]
 
 
 @pytest.mark.parametrize(("target", "options", "code", "fields"), DETECTED)
@@ -121,7 +136,8 @@ def test_sample(name: str, func: str, kind: str, code: int, diagnosed: str | Non
         assert d["diagnosis"] == []
     else:
         assert d["diagnosis"][0]["id"] == diagnosed
-        if MISTAKES[diagnosed].scope == "row":  # a batch-level mistake shows on the batch cases only
+        flagged = any(c["name"].endswith("_derivative") for c in d["cases"])
+        if MISTAKES[diagnosed].scope == "row" and not flagged:  # a batch-level mistake: the batch cases only
             assert d["diagnosis"][0]["consistent"]
         assert all(diagnosed in c["matches"] for c in d["cases"] if c["status"] == "fail")
     for case in d["cases"]:
