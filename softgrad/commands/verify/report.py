@@ -28,13 +28,17 @@ REFERENCES: dict[str, tuple[str, str]] = {
     "softmax": ("softmax(z)", "softmax(z) along the last axis (rows sum to 1), max-shifted"),
     "elementwise:s": (
         "dE/dz = s·Σt − t",
-        "the gradient (−t/s) ⊙ f(s) it leads to, given s = softmax(z), against dE/dz = s·Σt − t (no element-wise "
-        "function is the softmax's derivative: its Jacobian is not diagonal)",
+        (
+            "the gradient (−t/s) ⊙ f(s) it leads to, given s = softmax(z), against dE/dz = s·Σt − t (no element-wise "
+            "function is the softmax's derivative: its Jacobian is not diagonal)"
+        ),
     ),
     "elementwise:z": (
         "dE/dz = s·Σt − t",
-        "the gradient (−t/s) ⊙ f(z) it leads to, given the logits z, against dE/dz = s·Σt − t (no element-wise "
-        "function is the softmax's derivative: its Jacobian is not diagonal)",
+        (
+            "the gradient (−t/s) ⊙ f(z) it leads to, given the logits z, against dE/dz = s·Σt − t (no element-wise "
+            "function is the softmax's derivative: its Jacobian is not diagonal)"
+        ),
     ),
 }
 
