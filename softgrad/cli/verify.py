@@ -42,6 +42,7 @@ Kinds (--kind, detected from the signature when it is unambiguous):
   backward  f(s, g) -> J(s)ᵀ·g for an upstream gradient g = dE/ds, or f(s, t) -> dE/dz
   elementwise  f(s) -> (K,) "derivative" multiplied with the upstream (sigmoid-style): always
             wrong for a softmax; the mistake is named (diagonal_only, hadamard_rowsum)
+  loss-backward  f(s, t) -> dE/ds = −t/s (÷ N for a mean), the loss half of a chained layer
 A softmax(x, derivative=False) flag is tested both ways, each call as what it computes.
 
 \b

@@ -23,6 +23,7 @@ RIGHT = {
     "jacobian:s": "J(s) = diag(s) − s sᵀ, evaluated at s = softmax(z)",
     "jacobian:z": "J(s) = diag(s) − s sᵀ, evaluated at s = softmax(z)",
     "softmax": "s = exp(z − max z) / Σ exp(z − max z), along the classes (the last axis)",
+    "loss-backward": "dE/ds = −t/s for E = −Σ t·log s (÷ N per row for a mean over a batch)",
     "elementwise:s": "(−t/s)·J(s) = s·Σt − t: the full Jacobian J(s) = diag(s) − s sᵀ, not an element-wise product",
     "elementwise:z": "(−t/s)·J(s) = s·Σt − t: the full Jacobian J(s) = diag(s) − s sᵀ, not an element-wise product",
 }
@@ -84,7 +85,8 @@ def _header(r: VerifyReport) -> Document:
     if r.call:
         rows.append(("call", r.call + (f" — {r.call_reason}" if r.call_reason else "")))
     if r.input is not None or r.input_reason:
-        rows.append(("input", f"{r.input or 'z'} — {r.input_reason}"))
+        shown = r.input or ("s" if r.kind == "loss-backward" else "z")
+        rows.append(("input", f"{shown} — {r.input_reason}"))
     if r.targets:
         rows.append(("targets", f"{'/'.join(r.targets)} — {r.targets_reason}"))
     rows.append(("layout", f"{r.layout} — {r.layout_reason}"))

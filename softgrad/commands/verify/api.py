@@ -160,12 +160,16 @@ def _pick(runs: list[Run]) -> Run:
     if passing:
         return passing[0]
 
-    def explained(r: Run) -> bool:  # a catalogued mistake reproduces every case under this reading
+    def explained(r: Run) -> tuple[bool, int, int]:
+        """(a catalogued mistake reproduces every case, how many cases pass, how many failing cases the best
+        mistake reproduces) under this reading."""
         diagnosis = aggregate(r.results, r.found)[0]
-        return bool(diagnosis) and diagnosis[0].consistent
+        top = diagnosis[0] if diagnosis else None
+        return (top is not None and top.consistent, r.passes, len(top.cases) if top else 0)
 
-    best = max((explained(r), r.passes) for r in runs)
-    return next(r for r in runs if (explained(r), r.passes) == best)
+    named = [r for r in runs if r.setup.named] or runs
+    best = max(explained(r) for r in named)
+    return next(r for r in named if explained(r) == best)
 
 
 def _check_options(kind: str | None, options: dict[str, Any]) -> None:
@@ -201,8 +205,9 @@ def _input_reason(chosen: Run, runs: list[Run], readings: int, given: bool) -> s
     if chosen.ok:
         return f"detected: given {what} it passes every case"
     ran = sum(r.status != "skipped" for r in chosen.results)
-    either = " and given ".join(dict.fromkeys(_given(r) for r in runs))
-    return f"not detected: it fails both given {either}; judged as given {what} ({chosen.passes} of {ran} cases pass)"
+    tried = list(dict.fromkeys(_given(r) for r in runs))
+    either = f"both given {tried[0]} and given {tried[1]}" if len(tried) == 2 else "given " + "; or given ".join(tried)
+    return f"not detected: it fails {either}; judged as given {what} ({chosen.passes} of {ran} cases pass)"
 
 
 def _given(r: Run) -> str:
@@ -210,6 +215,8 @@ def _given(r: Run) -> str:
         return "the logits z"
     if r.setup.kind == "backward" and r.setup.input == "targets" and len(r.setup.call_roles) == 2:
         return "s = softmax(z) and the targets"
+    if r.setup.kind == "loss-backward":
+        return "s = softmax(z) and the targets, returning dE/ds"
     return INPUT_TEXT[r.setup.input or "z"]
 
 

@@ -12,10 +12,10 @@ import numpy as np
 from softgrad.commands.verify.calls import Described, Plan, call, invoke
 from softgrad.commands.verify.cases import Case, battery
 from softgrad.commands.verify.user_code import UserFunction, returned, shape_of, shape_text
-from softgrad.core import Array, dE_ds, fused_gradient, softmax, softmax_jacobian
+from softgrad.core import Array, dE_ds, fused_gradient, softmax, softmax_jacobian, vjp_softmax_jacobian
 from softgrad.errors import InputError
 
-KINDS = ("grad", "jacobian", "softmax", "backward", "elementwise")
+KINDS = ("grad", "jacobian", "softmax", "backward", "elementwise", "loss-backward")
 LAYOUTS = ("auto", "row", "batch", "both", "columns")
 #: How a batch gradient is reduced over its rows: auto detects mean or sum (none: per-row, as sum).
 REDUCTIONS = ("auto", "none", "sum", "mean")
@@ -69,6 +69,8 @@ class Setup:
     families: tuple[str, ...] = ("soft",)
     #: examples are columns: arrays passed as (K, N), and returned that way
     columns: bool = False
+    #: the parameter names allow this reading (one the names rule out is chosen only when it passes)
+    named: bool = True
 
     @property
     def call_roles(self) -> tuple[str, ...]:
@@ -89,6 +91,8 @@ def canonical_roles(kind: str, inp: str | None) -> tuple[str, ...]:
         return ("z",)
     if kind in ("jacobian", "elementwise"):
         return ("s",) if inp == "s" else ("z",)
+    if kind == "loss-backward":
+        return ("s", "t")
     return ("s", "t") if inp == "targets" else ("s", "g")
 
 
@@ -138,7 +142,9 @@ def expected_output(setup: Setup, case: Case) -> Array:
         return softmax_jacobian(softmax(z))
     if setup.kind == "elementwise":  # compared as the gradient it leads to, per row
         return fused_gradient(z, t)
-    out = fused_gradient(z, t)  # = J(s)ᵀ·(−t/s): the backward with upstream g = −t/s too
+    out = (
+        dE_ds(t, softmax(z)) if setup.kind == "loss-backward" else fused_gradient(z, t)
+    )  # = J(s)ᵀ·(−t/s): the backward with upstream g = −t/s too
     if case.batch and reduces(setup):
         out = out / z.shape[0]
     return out
@@ -146,7 +152,7 @@ def expected_output(setup: Setup, case: Case) -> Array:
 
 def has_reduction(setup: Setup) -> bool:
     """Does ``reduction`` apply: a gradient of the loss (not of an upstream vector) over a batch?"""
-    return setup.kind == "grad" or (setup.kind == "backward" and setup.input == "targets")
+    return setup.kind in ("grad", "loss-backward") or (setup.kind == "backward" and setup.input == "targets")
 
 
 def reduces(setup: Setup) -> bool:
@@ -250,9 +256,15 @@ def _plain_readings(names: tuple[str, ...], base: Setup) -> Detected:
 
         grad = replace(base, kind="grad", input=None, roles=roles("z") if targets_at == 0 else ())
         back = replace(base, kind="backward", input="targets", roles=roles("s") if targets_at == 0 else ())
+        loss = replace(base, kind="loss-backward", input=None, roles=roles("s") if targets_at == 0 else ())
         if said == "g":  # an upstream gradient beside targets: not a kind verify has
             return Detected((), f"two parameters {shown}: an upstream gradient and targets")
-        prefer = (back, grad) if said == "s" else (grad, back)
+        if said == "s":
+            prefer = (back, loss, replace(grad, named=False))
+        elif said == "z":
+            prefer = (grad, replace(back, named=False), replace(loss, named=False))
+        else:
+            prefer = (grad, back, loss)
         what = {"s": "probabilities", "z": "logits"}.get(said or "", "logits or probabilities (probed)")
         return Detected(prefer, f"two parameters {shown}: {order}{what} and targets")
     if first == "s":
@@ -285,9 +297,10 @@ def _layer_readings(d: Described, base: Setup) -> Detected:
         roles = ("t", "s") if targets_first else ("s", "t")
         fr = ("z",) if len(f) == 1 else (("t", "z") if _named(f[0]) == "t" else ("z", "t"))
         setup = replace(base, kind="backward", input="targets", roles=roles, forward_roles=fr, plan=plan)
+        loss = replace(setup, kind="loss-backward", input=None)
         return Detected(
-            (setup,),
-            f"the layer protocol {shown}: backward given the softmax output s and targets, dE/dz out",
+            (setup, loss),
+            f"the layer protocol {shown}: backward given the softmax output s and targets, dE/dz (or dE/ds) out",
         )
     return Detected((), f"the layer protocol {shown}, which verify does not know how to call")
 
@@ -369,4 +382,6 @@ def as_gradients(setup: Setup, case: Case, out: Array) -> Array:
         return out
     scale = case.z.shape[0] if case.batch and reduces(setup) else 1
     g = out * scale
+    if setup.kind == "loss-backward":  # dE/ds chained through the right Jacobian: dE/dz
+        g = vjp_softmax_jacobian(g, softmax(case.z))
     return g

@@ -26,6 +26,13 @@ REFERENCES: dict[str, tuple[str, str]] = {
     "jacobian:s": ("J(s) = diag(s) − s sᵀ", "J(s) = diag(s) − s sᵀ, given s = softmax(z)"),
     "jacobian:z": ("J(softmax(z))", "J(s) = diag(s) − s sᵀ at s = softmax(z), given the logits z"),
     "softmax": ("softmax(z)", "softmax(z) along the last axis (rows sum to 1), max-shifted"),
+    "loss-backward": (
+        "dE/ds = −t/s",
+        (
+            "dE/ds = −t/s (÷ N per row for a mean over a batch), given s = softmax(z) and the targets t; judged "
+            "also as the dE/dz = J(s)ᵀ·dE/ds it leads to"
+        ),
+    ),
     "elementwise:s": (
         "dE/dz = s·Σt − t",
         (

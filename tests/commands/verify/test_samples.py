@@ -47,6 +47,8 @@ EXPECTED: dict[str, list[tuple[str, str, int, str | None]]] = {
     "derivative_flag.py": [("softmax", "softmax", 1, "diagonal_only")],
     "derivative_flag_jacobian.py": [("softmax", "softmax", 0, None)],
     "softmax_prime.py": [("softmax_prime", "elementwise", 1, "diagonal_only")],
+    "bce_loss_gradient.py": [("CrossEntropy.gradient", "loss-backward", 1, "binary_ce_through_softmax")],
+    "loss_backward.py": [("cross_entropy_backward", "loss-backward", 0, None)],
 }
 
 #: (file:function, options, exit code, what the JSON says) for the conventions that are detected
@@ -76,7 +78,17 @@ DETECTED: list[tuple[str, tuple[str, ...], int, dict[str, object]]] = [
     ("columns_course.py:softmax_backward", ("--layout", "columns"), 0, {"layout": "columns"}),
     ("columns_course.py:softmax_backward", ("--layout", "batch"), 1, {"layout": "batch"}),
     ("derivative_flag_jacobian.py:softmax", (), 0, {"flagged": "with return_deriv=True, J(softmax(z))"}),
+    ("bce_loss_gradient.py:CrossEntropy.gradient", ("--reduction", "sum"), 1, {"call": "f(t, s)"}),
+    ("loss_backward.py:cross_entropy_backward", (), 0, {"reduction": "mean", "call": "f(s, t)"}),
 ]
+
+
+def test_the_binary_cross_entropy_derivative_is_named_at_the_loss_level() -> None:
+    target = f"{VERIFY / 'bce_loss_gradient.py'}:CrossEntropy.gradient"
+    d = json.loads(run("verify", target, "--reduction", "sum", "--format", "json").stdout)
+    assert d["kind"] == "loss-backward"
+    assert d["diagnosis"][0]["id"] == "binary_ce_through_softmax"
+    assert d["diagnosis"][0]["consistent"]
 
 
 def test_a_derivative_flag_is_tested_as_what_it_computes() -> None:
@@ -137,9 +149,12 @@ def test_sample(name: str, func: str, kind: str, code: int, diagnosed: str | Non
     else:
         assert d["diagnosis"][0]["id"] == diagnosed
         flagged = any(c["name"].endswith("_derivative") for c in d["cases"])
-        if MISTAKES[diagnosed].scope == "row" and not flagged:  # a batch-level mistake: the batch cases only
+        unreduced = name == "bce_loss_gradient.py"  # per element: its batch is neither a mean nor a sum
+        if (
+            MISTAKES[diagnosed].scope == "row" and not flagged and not unreduced
+        ):  # a batch-level mistake: the batch cases only
             assert d["diagnosis"][0]["consistent"]
-        assert all(diagnosed in c["matches"] for c in d["cases"] if c["status"] == "fail")
+        assert all(diagnosed in c["matches"] for c in d["cases"] if c["status"] == "fail" and c["name"] != "batch")
     for case in d["cases"]:
         if case["status"] == "fail":
             assert case["command"].startswith("softgrad check --z ")
