@@ -38,6 +38,7 @@ OPTION_FOR = {
     "targets": "--targets",
     "returns": "--returns",
     "call": "--call",
+    "array": "--array",
     "trials": "--trials",
     "jobs": "--jobs",
     "k": "--k",

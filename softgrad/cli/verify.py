@@ -73,6 +73,7 @@ Examples:
   softgrad verify course.py:softmax_backward --layout columns # Z of shape (classes, examples)
   softgrad verify losses.py:CrossEntropy.grad --returns 1     # (loss, grad) -> item 1
   softgrad verify nn.py:backward --call "f(labels, s)"        # class indices first, then probabilities
+  softgrad verify kernels.py:softmax_bwd --array torch        # given float64 torch tensors
   softgrad verify model.py:grad --format junit -o verify.xml
 """
 
@@ -114,6 +115,14 @@ Examples:
     default=None,
     help="How to call it when detection cannot decide, e.g. 'f(t, s)', 'f(z, labels)', 'f(s, upstream)' "
     "(names: z logits, s probabilities, t targets, labels class indices, upstream dE/ds).",
+)
+@click.option(
+    "--array",
+    type=click.Choice(["auto", "numpy", "torch", "jax"]),
+    default="auto",
+    show_default=True,
+    help="The arrays it is given: numpy, or float64 torch or jax tensors (the framework must be installed; "
+    "what it returns is converted back); auto: from what its module imports.",
 )
 @click.option(
     "--returns",

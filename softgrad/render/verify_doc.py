@@ -84,6 +84,8 @@ def _header(r: VerifyReport) -> Document:
     rows: list[tuple[str, str]] = [("kind", f"{r.kind} — {r.kind_reason}")]
     if r.call:
         rows.append(("call", r.call + (f" — {r.call_reason}" if r.call_reason else "")))
+    if r.array != "numpy":
+        rows.append(("arrays", f"{r.array} — {r.array_reason}"))
     if r.input is not None or r.input_reason:
         shown = r.input or ("s" if r.kind == "loss-backward" else "z")
         rows.append(("input", f"{shown} — {r.input_reason}"))

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from softgrad.catalogue.exposing import distinguishing_input
-from softgrad.commands.verify.calls import Described, Plan, describe
+from softgrad.commands.verify.calls import ARRAYS, Described, Plan, describe
 from softgrad.commands.verify.detect import detect
 from softgrad.commands.verify.judge import SCALED, Run, aggregate, other_input, run_battery
 from softgrad.commands.verify.kinds import (
@@ -60,18 +60,19 @@ def _readings(
     user: UserFunction, described: Described, kind: str | None, options: dict[str, Any], target: str
 ) -> tuple[list[Setup], str, bool]:
     """(the setups to try, preferred first; how the kind was chosen; whether the input was given)."""
-    base = Setup("grad", None, "mean", returns=options["returns"])
+    plan0 = Plan(described.what, array=options["array_used"])
+    base = Setup("grad", None, "mean", returns=options["returns"], plan=plan0)
     if options["call"] is not None:
         stated, labels = parse_call(options["call"], kind)
         if labels and options["targets"] == "auto":
             options["targets"] = "index"
-        setup = replace(stated, returns=options["returns"], plan=Plan(described.what))
+        setup = replace(stated, returns=options["returns"], plan=plan0)
         return [setup], f"given: the call {options['call'].strip()}", True
     found = detect_kind(described, base)
     jacobian_input, backward_input = options["jacobian_input"], options["backward_input"]
     if kind is not None:
         same = [r for r in found.readings if r.kind == kind]
-        plan = found.readings[0].plan if found.readings else Plan(described.what)
+        plan = found.readings[0].plan if found.readings else plan0
         if kind in ("jacobian", "elementwise"):
             inputs = ["s", "z"] if jacobian_input == "auto" else [jacobian_input]
             return [replace(base, kind=kind, input=i, plan=plan) for i in inputs], "given", jacobian_input != "auto"
@@ -92,19 +93,19 @@ def _readings(
             readings = [r for r in readings if r.kind != "backward" or r.input == backward_input] or readings
         return readings, f"detected: {found.reason}", backward_input != "auto"
     if found.reason.startswith("one parameter"):
-        probed, what = probe_one_parameter(user, Plan(described.what))
+        probed, what = probe_one_parameter(user, plan0)
         if probed == "softmax" and _says_derivative(described.name):
             inputs = ["s", "z"] if jacobian_input == "auto" else [jacobian_input]
-            setups = [replace(base, kind="elementwise", input=i, plan=Plan(described.what)) for i in inputs]
+            setups = [replace(base, kind="elementwise", input=i, plan=plan0) for i in inputs]
             said = f"{what.removesuffix(': probabilities')}, and its name {described.name!r} says derivative"
             return setups, f"detected: {found.reason}; {said}: an element-wise derivative", jacobian_input != "auto"
         if probed == "jacobian":
             inputs = ["s", "z"] if jacobian_input == "auto" else [jacobian_input]
-            setups = [replace(base, kind="jacobian", input=i, plan=Plan(described.what)) for i in inputs]
+            setups = [replace(base, kind="jacobian", input=i, plan=plan0) for i in inputs]
             return setups, f"detected: {found.reason}; {what}", jacobian_input != "auto"
         if probed == "softmax":
             return (
-                [replace(base, kind="softmax", plan=Plan(described.what))],
+                [replace(base, kind="softmax", plan=plan0)],
                 f"detected: {found.reason}; {what}",
                 False,
             )
@@ -181,6 +182,7 @@ def _check_options(kind: str | None, options: dict[str, Any]) -> None:
         ("jacobian_input", JACOBIAN_INPUTS),
         ("backward_input", BACKWARD_INPUTS),
         ("targets", TARGETS),
+        ("array", ("auto", *ARRAYS)),
     ):
         rules.choice(name, options[name], allowed)
     if options["call"] is not None and not isinstance(options["call"], str):
@@ -231,6 +233,7 @@ def verify(
     targets: str = "auto",
     returns: int | None = None,
     call: str | None = None,
+    array: str = "auto",
     trials: int = DEFAULT_TRIALS,
     seed: int = 0,
     rtol: float | None = None,
@@ -246,16 +249,17 @@ def verify(
     ``"soft"`` (one-hot, soft and unnormalised floats), ``"onehot"``, ``"index"`` (class indices) or ``"auto"``
     (probed). ``returns``: the item of a returned tuple that is the result (None: the one of the right
     shape). ``call``: how to call it, as a template such as ``"f(t, s)"`` (names ``z``, ``s``, ``t``,
-    ``labels``, ``upstream``), when detection cannot decide. ``jacobian_input``: ``"s"``, ``"z"`` or
-    ``"auto"``; ``backward_input``: ``"upstream"``, ``"targets"`` or ``"auto"``. ``rtol``/``atol`` override
-    the per-dtype tolerances.
+    ``labels``, ``upstream``), when detection cannot decide. ``array``: ``"numpy"``, ``"torch"`` or
+    ``"jax"`` (float64 tensors of that framework, which must be installed), or ``"auto"`` (from what its
+    module imports). ``jacobian_input``: ``"s"``, ``"z"`` or ``"auto"``; ``backward_input``:
+    ``"upstream"``, ``"targets"`` or ``"auto"``. ``rtol``/``atol`` override the per-dtype tolerances.
 
     Whatever the function raises or returns becomes a failed case in the report. Raises
     :class:`softgrad.InputError` for a bad target, bad options, or a kind that cannot be detected.
     """
     options: dict[str, Any] = {"layout": layout, "reduction": reduction, "jacobian_input": jacobian_input}
     options |= {"backward_input": backward_input, "trials": trials, "seed": seed, "rtol": rtol, "atol": atol}
-    options |= {"targets": targets, "returns": returns, "call": call}
+    options |= {"targets": targets, "returns": returns, "call": call, "array": array}
     _check_options(kind, options)
     if isinstance(fn, str):
         from softgrad.commands.verify.loader import load_target
@@ -277,6 +281,7 @@ def _verify(user: UserFunction, target: str, kind: str | None, options: dict[str
         described = user.session.apply(describe)
     except CallFailed as exc:
         raise InputError(target, f"looking at it {exc.message}") from None
+    options["array_used"], array_reason = _array(described, options["array"])
     setups, kind_reason, given = _readings(user, described, kind, options, target)
 
     def run(setup: Setup) -> Run:
@@ -355,7 +360,20 @@ def _verify(user: UserFunction, target: str, kind: str | None, options: dict[str
         result=found.result,
         result_reason=found.result_reason,
         flagged=flagged_text,
+        array=options["array_used"],
+        array_reason=array_reason,
     )
+
+
+def _array(d: Described, option: str) -> tuple[str, str]:
+    """The arrays the function is given, and why."""
+    if option != "auto":
+        return option, "given"
+    frameworks = [m for m in ("torch", "jax") if m in d.imports]
+    if len(frameworks) == 1:
+        name = frameworks[0]
+        return name, f"detected: its module imports {name}; it is given float64 {name} tensors"
+    return "numpy", ""
 
 
 def _call_reason(d: Described, setup: Setup) -> str:

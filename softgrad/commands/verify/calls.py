@@ -73,6 +73,8 @@ class Plan:
     forward: str = "forward"
     #: keyword arguments passed on every call (``derivative=True``)
     keywords: tuple[tuple[str, bool], ...] = ()
+    #: the arrays it is given: "numpy", or float64 tensors of "torch" or "jax"
+    array: str = "numpy"
 
 
 @dataclass(frozen=True)
@@ -241,6 +243,31 @@ def _set_by(inst: Any, before: dict[str, int]) -> tuple[tuple[str, Any], ...]:
     return tuple(out)
 
 
+#: Array libraries a function may be written for, and how an array becomes one of theirs.
+ARRAYS = ("numpy", "torch", "jax")
+
+
+def _framework(array: str) -> Callable[[Any], Any]:
+    """numpy array -> the framework's float64 tensor (int64 for class indices); raises ImportError when the
+    framework is not installed."""
+    import importlib
+
+    if array == "torch":
+        torch = importlib.import_module("torch")
+        return lambda a: torch.from_numpy(np.ascontiguousarray(a)) if isinstance(a, np.ndarray) else a
+    if array == "jax":
+        jax = importlib.import_module("jax")
+        jax.config.update("jax_enable_x64", True)
+        jnp = importlib.import_module("jax.numpy")
+        return lambda a: jnp.asarray(a) if isinstance(a, np.ndarray) else a
+    return lambda a: a
+
+
+def _values(a: Any) -> Any:
+    converted = plain(a)
+    return converted if isinstance(converted, np.ndarray) else a
+
+
 def call(
     obj: Any,
     plan: Plan,
@@ -253,8 +280,12 @@ def call(
     """Step: one call of the user's object on copies of ``args`` (for the layer protocol, ``forward`` on
     ``forward_args`` first, then ``backward`` on ``args``), with numpy's error handling as the user's code
     set it; what it raised, warned and changed in place is returned as data."""
-    copies = [np.copy(a) if isinstance(a, np.ndarray) else a for a in args]
-    forward_copies = [np.copy(a) if isinstance(a, np.ndarray) else a for a in forward_args]
+    try:
+        convert = _framework(plan.array)
+    except ImportError as exc:
+        return Outcome(None, f"{type(exc).__name__}: {exc} (it is written for {plan.array} arrays)")
+    copies = [convert(np.copy(a)) if isinstance(a, np.ndarray) else a for a in args]
+    forward_copies = [convert(np.copy(a)) if isinstance(a, np.ndarray) else a for a in forward_args]
     notes: list[str] = []
     attributes: tuple[tuple[str, Any], ...] = ()
     keywords = dict(plan.keywords)
@@ -280,7 +311,8 @@ def call(
         if text not in seen:
             seen.add(text)
             notes.append(f"your function warned: {text}")
-    for name, before_arg, after in zip(names, args, copies, strict=True):
+    for name, before_arg, copy in zip(names, args, copies, strict=True):
+        after = _values(copy)
         if isinstance(before_arg, np.ndarray) and (
             before_arg.shape != np.shape(after) or not np.array_equal(before_arg, after, equal_nan=True)
         ):

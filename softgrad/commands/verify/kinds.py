@@ -284,7 +284,7 @@ def _layer_readings(d: Described, base: Setup) -> Detected:
         return Detected((), f"{d.owner} has {verb} and backward, but no inspectable signatures")
     f, b = fwd.used, bwd.used
     shown = f"{d.owner}.{verb}{_shown(f)} then backward{_shown(b)}"
-    plan = Plan(d.what, True, d.forward)
+    plan = replace(base.plan, what=d.what, layer=True, forward=d.forward)
     if len(f) == 1 and len(b) == 1:
         setup = replace(base, kind="backward", input="upstream", roles=("g",), forward_roles=("z",), plan=plan)
         return Detected((setup,), f"the layer protocol {shown}: a softmax layer given an upstream gradient")
@@ -316,8 +316,7 @@ def detect_kind(d: Described, base: Setup) -> Detected:
         return _layer_readings(d, base)
     if d.params is None:
         return Detected((), "it has no inspectable signature")
-    plan = Plan(d.what)
-    base = replace(base, plan=plan)
+    base = replace(base, plan=replace(base.plan, what=d.what))
     params = d.params.used
     if len(params) == 1:
         return Detected((), f"one parameter {_shown(params)}")

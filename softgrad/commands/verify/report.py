@@ -231,6 +231,9 @@ class VerifyReport:
     result_reason: str = ""
     #: a softmax with a derivative flag: what the flagged call is compared with ("with derivative=True, …")
     flagged: str = ""
+    #: the arrays it is given ("numpy", "torch", "jax") and why
+    array: str = "numpy"
+    array_reason: str = ""
 
     @property
     def failed(self) -> tuple[CaseResult, ...]:
@@ -329,6 +332,8 @@ class VerifyReport:
             "result": self.result,
             "result_reason": self.result_reason,
             "flagged": self.flagged,
+            "array": self.array,
+            "array_reason": self.array_reason,
             "reference": self.reference,
             "tolerances": {k: v.to_dict() for k, v in self.tolerances.items()},
             "trials": self.trials,

@@ -192,6 +192,7 @@ def test_a_call_that_does_not_come_back_is_a_failed_case_never_a_pass() -> None:
 
     options = {"layout": "auto", "reduction": "auto", "jacobian_input": "auto", "backward_input": "auto"}
     options |= {"trials": 2, "seed": 0, "rtol": None, "atol": None, "targets": "auto", "returns": None, "call": None}
+    options["array"] = "auto"
     with np.errstate(all="ignore"):
         r = _verify(user, "right", None, options)
     assert not r.ok
@@ -301,3 +302,59 @@ def test_a_call_template_through_the_cli() -> None:
     bad = run("verify", target, "--call", "f(t, p)")
     assert bad.exit_code == 2
     assert bad.stderr.startswith("softgrad: error: --call: unknown name 'p'")
+
+
+class _FakeTensor:
+    """A minimal tensor: what torch code receives and returns, without torch."""
+
+    def __init__(self, data: Any) -> None:
+        self._data = np.asarray(data)
+
+    def __sub__(self, other: Any) -> _FakeTensor:
+        return _FakeTensor(self._data - np.asarray(other._data if isinstance(other, _FakeTensor) else other))
+
+    def softmax(self, dim: int) -> _FakeTensor:
+        return _FakeTensor(_softmax(self._data))
+
+    def detach(self) -> _FakeTensor:
+        return self
+
+    def numpy(self) -> Any:
+        return self._data
+
+
+def test_tensors_of_the_framework_its_module_imports(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    fake = types.ModuleType("torch")
+    fake.from_numpy = lambda a: _FakeTensor(a)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "torch", fake)
+    module = types.ModuleType("user_torch_code")
+    module.torch = fake  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "user_torch_code", module)
+
+    def grad(logits: Any, target: Any) -> Any:
+        assert isinstance(logits, _FakeTensor)  # given tensors, not numpy arrays
+        return logits.softmax(dim=-1) - target
+
+    grad.__module__ = "user_torch_code"
+    r = softgrad.verify(grad, targets="onehot", layout="row", trials=2)
+    assert r.ok, r.verdict
+    assert r.array == "torch"
+    assert r.array_reason == "detected: its module imports torch; it is given float64 torch tensors"
+    numpy_given = softgrad.verify(grad, targets="onehot", layout="row", array="numpy", trials=0)
+    assert not numpy_given.ok
+    assert numpy_given.array_reason == "given"
+
+
+def test_a_framework_that_is_not_installed_is_a_failed_case() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("jax") is not None:
+        pytest.skip("jax is installed here")
+    r = softgrad.verify(right, array="jax", trials=0)
+    assert not r.ok
+    assert r.cases[0].error is not None
+    assert "No module named 'jax'" in r.cases[0].error
+    assert "(it is written for jax arrays)" in r.cases[0].error
