@@ -358,3 +358,20 @@ def test_a_framework_that_is_not_installed_is_a_failed_case() -> None:
     assert r.cases[0].error is not None
     assert "No module named 'jax'" in r.cases[0].error
     assert "(it is written for jax arrays)" in r.cases[0].error
+
+
+def test_a_mistake_that_is_nan_at_the_input_is_never_closest() -> None:
+    r = softgrad.check([1000.0, 0.0, -3.0], [0.0, 1.0, 0.0], grad=[0.3, 0.2, 0.1])
+    assert r.user is not None
+    assert r.user.closest
+    assert "no_max_shift" not in [m.id for m in r.user.closest]  # NaN there: not at distance 0
+    assert all(0.0 < m.max_abs_err < float("inf") for m in r.user.closest)
+
+
+def test_the_report_shows_each_detection_line_and_why() -> None:
+    from softgrad.render.plain import render_plain
+    from softgrad.render.verify_doc import verify_document
+
+    text = render_plain(verify_document(softgrad.verify(labels_only, trials=0)))
+    for head in ("kind", "call", "input", "targets", "layout", "reduction"):
+        assert f"\n  {head.ljust(9)}  " in text, head
