@@ -380,7 +380,8 @@ def _call_reason(d: Described, setup: Setup) -> str:
     """How the object is called, in words."""
     if setup.plan.layer:
         made = f"a new {d.owner}()" if d.what in ("class", "method") else f"the instance of {d.owner}"
-        return f"{made}: {'called' if setup.plan.forward == '__call__' else 'forward'} first, then backward"
+        ctx = " (each given an autograd context ctx of verify's first)" if setup.plan.ctx else ""
+        return f"{made}: {'called' if setup.plan.forward == '__call__' else 'forward'} first, then backward{ctx}"
     if d.what == "method":
         return f"the method on a new {d.owner}() (instantiated with no arguments)"
     if d.what == "class":

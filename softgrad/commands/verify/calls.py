@@ -31,8 +31,10 @@ class Params:
     #: how many have no default
     required: int
     varargs: bool
-    #: keyword parameters with a default of False / None (``derivative=False``), in order
+    #: keyword parameters with a default of False (``derivative=False``), in order
     flags: tuple[str, ...] = ()
+    #: the first parameter is an autograd context ``ctx`` (not an input: verify passes its own)
+    ctx: bool = False
 
     @property
     def used(self) -> tuple[str, ...]:
@@ -75,6 +77,25 @@ class Plan:
     keywords: tuple[tuple[str, bool], ...] = ()
     #: the arrays it is given: "numpy", or float64 tensors of "torch" or "jax"
     array: str = "numpy"
+    #: forward and backward take an autograd context first (``forward(ctx, z)``, ``backward(ctx, g)``)
+    ctx: bool = False
+
+
+class Context:
+    """A stand-in for an autograd context: what ``forward(ctx, …)`` saves, ``backward(ctx, …)`` reads."""
+
+    def __init__(self) -> None:
+        self.saved_tensors: tuple[Any, ...] = ()
+        self.needs_input_grad = (True,) * 8
+
+    def save_for_backward(self, *tensors: Any) -> None:
+        self.saved_tensors = tensors
+
+    def mark_non_differentiable(self, *tensors: Any) -> None:
+        return None
+
+    def set_materialize_grads(self, value: bool) -> None:
+        return None
 
 
 @dataclass(frozen=True)
@@ -99,8 +120,10 @@ def _params(fn: Any) -> Params | None:
     pos = [p for p in ps if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     flags = tuple(p.name for p in ps if p.default is False)
     pos = [p for p in pos if p.name not in flags]
+    ctx = bool(pos) and pos[0].name == "ctx"
+    pos = pos[1:] if ctx else pos
     required = sum(p.default is p.empty for p in pos)
-    return Params(tuple(p.name for p in pos), required, any(p.kind == p.VAR_POSITIONAL for p in ps), flags)
+    return Params(tuple(p.name for p in pos), required, any(p.kind == p.VAR_POSITIONAL for p in ps), flags, ctx)
 
 
 def _owner(fn: Any) -> type | None:
@@ -294,9 +317,10 @@ def call(
         try:
             target, inst = _target(obj, plan)
             if plan.layer:
-                getattr(target, plan.forward)(*forward_copies)
+                ctx: tuple[Any, ...] = (Context(),) if plan.ctx else ()
+                getattr(target, plan.forward)(*ctx, *forward_copies)
                 before = _snapshot(inst)
-                raw = target.backward(*copies)
+                raw = target.backward(*ctx, *copies)
                 attributes = _set_by(inst, before) if raw is None else ()
             else:
                 raw = target(*copies, **keywords)

@@ -105,7 +105,9 @@ def call_text(setup: Setup, labels: bool = False) -> str:
     main = ", ".join(_role_name(r, labels) for r in setup.call_roles)
     kw = "".join(f", {k}={v}" for k, v in setup.plan.keywords)
     if setup.plan.layer:
-        fwd = ", ".join(_role_name(r, labels) for r in setup.forward_roles)
+        ctx = ["ctx"] if setup.plan.ctx else []
+        fwd = ", ".join([*ctx, *(_role_name(r, labels) for r in setup.forward_roles)])
+        main = ", ".join([*ctx, *(_role_name(r, labels) for r in setup.call_roles)])
         verb = "obj" if setup.plan.forward == "__call__" else "forward"
         return f"{verb}({fwd}); backward({main})"
     return f"f({main}{kw})"
@@ -284,7 +286,7 @@ def _layer_readings(d: Described, base: Setup) -> Detected:
         return Detected((), f"{d.owner} has {verb} and backward, but no inspectable signatures")
     f, b = fwd.used, bwd.used
     shown = f"{d.owner}.{verb}{_shown(f)} then backward{_shown(b)}"
-    plan = replace(base.plan, what=d.what, layer=True, forward=d.forward)
+    plan = replace(base.plan, what=d.what, layer=True, forward=d.forward, ctx=fwd.ctx and bwd.ctx)
     if len(f) == 1 and len(b) == 1:
         setup = replace(base, kind="backward", input="upstream", roles=("g",), forward_roles=("z",), plan=plan)
         return Detected((setup,), f"the layer protocol {shown}: a softmax layer given an upstream gradient")

@@ -49,6 +49,7 @@ EXPECTED: dict[str, list[tuple[str, str, int, str | None]]] = {
     "softmax_prime.py": [("softmax_prime", "elementwise", 1, "diagonal_only")],
     "bce_loss_gradient.py": [("CrossEntropy.gradient", "loss-backward", 1, "binary_ce_through_softmax")],
     "loss_backward.py": [("cross_entropy_backward", "loss-backward", 0, None)],
+    "autograd_function.py": [("SoftmaxFunction", "backward", 0, None)],
 }
 
 #: (file:function, options, exit code, what the JSON says) for the conventions that are detected
@@ -80,6 +81,7 @@ DETECTED: list[tuple[str, tuple[str, ...], int, dict[str, object]]] = [
     ("derivative_flag_jacobian.py:softmax", (), 0, {"flagged": "with return_deriv=True, J(softmax(z))"}),
     ("bce_loss_gradient.py:CrossEntropy.gradient", ("--reduction", "sum"), 1, {"call": "f(t, s)"}),
     ("loss_backward.py:cross_entropy_backward", (), 0, {"reduction": "mean", "call": "f(s, t)"}),
+    ("autograd_function.py:SoftmaxFunction", (), 0, {"call": "forward(ctx, z); backward(ctx, g)"}),
 ]
 
 
