@@ -330,6 +330,11 @@ def _verify(user: UserFunction, target: str, kind: str | None, options: dict[str
         notes.append("the batch case was skipped: " + chosen.layout_reason)
     if flagged_text:
         notes.append(notes_flag)
+    if the_kind == "loss-backward" and kind is None and len(setups) > 1:
+        notes.append(
+            "it returns dE/ds = −t/s, the loss half of a chained layer: if it is meant to return dE/dz, that is "
+            "the mistake no_jacobian (the softmax step left out; verify it with --kind backward)"
+        )
     found = chosen.detection
     advice = _advice(chosen, diagnosis, options)
     if advice:

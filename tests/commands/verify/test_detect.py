@@ -375,3 +375,16 @@ def test_the_report_shows_each_detection_line_and_why() -> None:
     text = render_plain(verify_document(softgrad.verify(labels_only, trials=0)))
     for head in ("kind", "call", "input", "targets", "layout", "reduction"):
         assert f"\n  {head.ljust(9)}  " in text, head
+
+
+def test_a_loss_half_passes_as_such_and_says_what_it_would_be_as_dE_dz() -> None:
+    def backward(probs: Any, targets: Any) -> Any:
+        return -targets / probs
+
+    r = softgrad.verify(backward, reduction="sum", trials=2)
+    assert r.ok, r.verdict
+    assert r.kind == "loss-backward"
+    assert any("that is the mistake no_jacobian" in n for n in r.notes)
+    pinned = softgrad.verify(backward, "backward", backward_input="targets", reduction="sum", trials=2)
+    assert not pinned.ok
+    assert pinned.diagnosis[0].id == "no_jacobian"
