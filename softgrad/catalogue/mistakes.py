@@ -86,6 +86,13 @@ def _assumes_one_hot(u: Array, t: Array) -> Array:
     return out
 
 
+def _soft_targets_as_argmax(u: Array, t: Array) -> Array:
+    out: Array = softmax(u)
+    hard = np.zeros_like(t)
+    np.put_along_axis(hard, np.argmax(t, axis=-1)[..., None], 1.0, axis=-1)
+    return out - hard
+
+
 def _binary_ce_through_softmax(u: Array, t: Array) -> Array:
     s = softmax(u)
     with np.errstate(all="ignore"):
@@ -138,6 +145,16 @@ def _batch_mean_twice(u: Array, t: Array, reduction: str) -> Array | None:
 
 def _softmax_over_batch_axis(u: Array, t: Array, reduction: str) -> Array:
     out: Array = (softmax(u.T).T * _sum(t) - t) * expected_scale(t, reduction)
+    return out
+
+
+def _softmax_all_elements(u: Array) -> Array:
+    out: Array = softmax(u.reshape(1, -1)).reshape(u.shape)
+    return out
+
+
+def _softmax_over_all_elements(u: Array, t: Array, reduction: str) -> Array:
+    out: Array = (_softmax_all_elements(u) * _sum(t) - t) * expected_scale(t, reduction)
     return out
 
 
@@ -282,6 +299,14 @@ MISTAKES = with_layer_entries(
             step="fused",
         ),
         Mistake(
+            "soft_targets_as_argmax",
+            "soft targets reduced to their argmax: right for hard labels, wrong for soft ones",
+            "s − onehot(argmax t)",
+            "soft or unnormalised targets (mass on several classes); equals the reference for one-hot targets",
+            _soft_targets_as_argmax,
+            step="fused",
+        ),
+        Mistake(
             "binary_ce_through_softmax",
             "binary cross-entropy differentiated through the softmax",
             "J(s) · (−t/s + (1 − t)/(1 − s))",
@@ -355,6 +380,19 @@ MISTAKES = with_layer_entries(
             _softmax_over_batch_axis,
             softmax_fn=lambda u: softmax(u.T).T,
             advice=lambda n, _: "it takes the softmax over axis 0 (the batch) instead of over the classes (axis -1)",
+            scope="batch",
+            step="softmax",
+        ),
+        Mistake(
+            "softmax_over_all_elements",
+            "softmax normalised over the whole (N, K) batch array, not per row",
+            "exp(z) / Σ_all exp(z), the sum over every row and class",
+            "a batch of N >= 2 rows (each row's probabilities then sum to less than 1)",
+            _softmax_over_all_elements,
+            softmax_fn=_softmax_all_elements,
+            advice=lambda n, _: (
+                f"its softmax is normalised over all {n} rows at once (the whole array), not over each row's classes"
+            ),
             scope="batch",
             step="softmax",
         ),

@@ -19,6 +19,7 @@ from softgrad.commands.verify.kinds import (
     LAYOUTS,
     MAX_TRIALS,
     REDUCTIONS,
+    TARGETS,
 )
 from softgrad.commands.verify.weights import LABEL_CHOICES, REG_CONVENTION_CHOICES
 from softgrad.errors import exit_code
@@ -27,8 +28,11 @@ from softgrad.render.verify_doc import DEFAULT_SHOW
 VERIFY_HELP = """Check your own function: import it and run it on a battery of inputs chosen to expose the
 known mistakes, plus seeded random cases.
 
-TARGET is PATH.py:FUNC or package.module:FUNC (the current directory is on the import path). Without
-:FUNC the module must define exactly one public function. Importing the module RUNS ITS CODE: verify
+TARGET is PATH.py:FUNC or package.module:FUNC (the current directory is on the import path). FUNC may
+be a function, Class.method (on a new instance made with no arguments), a @staticmethod, a class or a
+module-level instance (called through __call__, or forward(...) then backward(...), the result read
+from the attribute backward sets, such as self.dinputs). Without :FUNC the module must define exactly
+one public function. Importing the module RUNS ITS CODE: verify
 only code you trust.
 
 \b
@@ -37,11 +41,21 @@ Kinds (--kind, detected from the signature when it is unambiguous):
   jacobian  f(s) -> ds/dz = diag(s) − s sᵀ, (K, K) or (N, K, K); or f(z), taking the softmax itself
   softmax   f(z) -> s = softmax(z)
   backward  f(s, g) -> J(s)ᵀ·g for an upstream gradient g = dE/ds, or f(s, t) -> dE/dz
+  elementwise  f(s) -> (K,) "derivative" multiplied with the upstream (sigmoid-style): always
+            wrong for a softmax; the mistake is named (diagonal_only, hadamard_rowsum)
+  loss-backward  f(s, t) -> dE/ds = −t/s (÷ N for a mean), the loss half of a chained layer
   weights   f(W, X, y, reg) -> (loss, dW) or dW: a softmax classifier's loss, W (D, C), X (N, D),
             y (N,) class indices or (N, C) one-hot; dW and the loss checked against the reference
   loss-and-grad  f(params, X, y[, reg]) -> (loss, grads) (a two-layer network's dict of gradients), or
             any f(...) -> (loss, grads) with --case ARGS.json: every gradient against finite
             differences of its own loss
+A softmax(x, derivative=False) flag is tested both ways, each call as what it computes.
+
+\b
+Conventions are detected and stated in the report, each with one option to override it: the call
+(targets first or second, logits or probabilities: --call 'f(t, s)'), the targets (--targets), one
+example, a batch or examples as columns (--layout), mean or sum over the batch (--reduction), the
+gradient's place in a returned tuple (--returns).
 
 \b
 Each failing case names the catalogued mistake its numbers match and gives the exposing input as a
@@ -59,6 +73,13 @@ Examples:
   softgrad verify samples/verify/df2_on_logits.py:df2           # right given s; what passing z gives
   softgrad verify mypkg.layers:softmax_backward --kind backward --trials 100 --seed 7
   softgrad verify model.py:grad --reduction sum --format json | jq .diagnosis
+  softgrad verify layers.py:SoftmaxCrossEntropy              # forward, then backward -> self.dinputs
+  softgrad verify layers.py:SoftmaxCrossEntropy --targets onehot   # hard labels only
+  softgrad verify losses.py:loss_fn                           # a module-level instance
+  softgrad verify course.py:softmax_backward --layout columns # Z of shape (classes, examples)
+  softgrad verify losses.py:CrossEntropy.grad --returns 1     # (loss, grad) -> item 1
+  softgrad verify nn.py:backward --call "f(labels, s)"        # class indices first, then probabilities
+  softgrad verify kernels.py:softmax_bwd --array torch        # given float64 torch tensors
   softgrad verify model.py:grad --format junit -o verify.xml
   softgrad verify samples/verify/weights_correct.py:softmax_loss_naive        # kind weights, detected
   softgrad verify samples/verify/weights_reg_missing_2.py:softmax_loss_vectorized   # reg_gradient_factor
@@ -80,14 +101,48 @@ Examples:
     default="auto",
     show_default=True,
     help="row: one example (K,) at a time (the batch case is skipped); batch: (N, K) only (single examples "
-    "as (1, K)); both: both must work; auto: detected by calling it both ways.",
+    "as (1, K)); both: both must work; columns: examples are columns, (K, N), one example (K, 1); auto: "
+    "detected by calling it each way.",
 )
 @click.option(
     "--reduction",
     type=click.Choice(REDUCTIONS),
-    default="mean",
+    default="auto",
     show_default=True,
-    help="For a batch gradient: mean (the loss is averaged over the rows: each row ÷ N) or sum.",
+    help="For a batch gradient: mean (the loss is averaged over the rows: each row ÷ N), sum or none "
+    "(each row its own gradient); auto: detected from the batch case, either passes.",
+)
+@click.option(
+    "--targets",
+    type=click.Choice(TARGETS),
+    default="auto",
+    show_default=True,
+    help="The targets it is tested with: soft (one-hot, soft and unnormalised floats), onehot (hard labels "
+    "as floats only), index (class indices: an int array (N,), an int for one example); auto: probed.",
+)
+@click.option(
+    "--call",
+    "call",
+    metavar="TEMPLATE",
+    default=None,
+    help="How to call it when detection cannot decide, e.g. 'f(t, s)', 'f(z, labels)', 'f(s, upstream)' "
+    "(names: z logits, s probabilities, t targets, labels class indices, upstream dE/ds).",
+)
+@click.option(
+    "--array",
+    type=click.Choice(["auto", "numpy", "torch", "jax"]),
+    default="auto",
+    show_default=True,
+    help="The arrays it is given: numpy, or float64 torch or jax tensors (the framework must be installed; "
+    "what it returns is converted back); auto: from what its module imports.",
+)
+@click.option(
+    "--returns",
+    type=click.IntRange(0, 99),
+    default=None,
+    metavar="N",
+    help="The item of a returned tuple that is the gradient, e.g. 1 for (loss, grad) [default: the item of "
+    "the gradient's shape].",
 )
 @click.option(
     "--jacobian-input",

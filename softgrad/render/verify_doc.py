@@ -23,6 +23,9 @@ RIGHT = {
     "jacobian:s": "J(s) = diag(s) − s sᵀ, evaluated at s = softmax(z)",
     "jacobian:z": "J(s) = diag(s) − s sᵀ, evaluated at s = softmax(z)",
     "softmax": "s = exp(z − max z) / Σ exp(z − max z), along the classes (the last axis)",
+    "loss-backward": "dE/ds = −t/s for E = −Σ t·log s (÷ N per row for a mean over a batch)",
+    "elementwise:s": "(−t/s)·J(s) = s·Σt − t: the full Jacobian J(s) = diag(s) − s sᵀ, not an element-wise product",
+    "elementwise:z": "(−t/s)·J(s) = s·Σt − t: the full Jacobian J(s) = diag(s) − s sᵀ, not an element-wise product",
 }
 
 
@@ -79,16 +82,26 @@ def failure_summary(r: VerifyReport) -> Document:
 
 def _header(r: VerifyReport) -> Document:
     rows: list[tuple[str, str]] = [("kind", f"{r.kind} — {r.kind_reason}")]
-    if r.input is not None:
-        rows.append(("input", f"{r.input} — {r.input_reason}"))
+    if r.call:
+        rows.append(("call", r.call + (f" — {r.call_reason}" if r.call_reason else "")))
+    if r.array != "numpy":
+        rows.append(("arrays", f"{r.array} — {r.array_reason}"))
+    if r.input is not None or r.input_reason:
+        shown = r.input or ("s" if r.kind == "loss-backward" else "z")
+        rows.append(("input", f"{shown} — {r.input_reason}"))
+    if r.targets:
+        rows.append(("targets", f"{'/'.join(r.targets)} — {r.targets_reason}"))
     rows.append(("layout", f"{r.layout} — {r.layout_reason}"))
     if r.reduction is not None:
-        what = (
-            "a batch gradient is the mean over its rows: each row ÷ N"
-            if r.reduction == "mean"
-            else ("a batch gradient is the sum over its rows: each row is that row's own gradient")
-        )
-        rows.append(("reduction", f"{r.reduction} — {what}"))
+        what = {
+            "mean": "a batch gradient is the mean over its rows: each row ÷ N",
+            "sum": "a batch gradient is the sum over its rows: each row is that row's own gradient",
+            "none": "unreduced: each row of a batch is that row's own gradient",
+        }[r.reduction]
+        why = f" ({r.reduction_reason})" if r.reduction_reason else ""
+        rows.append(("reduction", f"{r.reduction} — {what}{why}"))
+    if r.result:
+        rows.append(("result", r.result + (f" — {r.result_reason}" if r.result_reason else "")))
     rows.append(("reference", r.reference))
     tols = ", ".join(f"{d} rtol {num(t.rtol)} atol {num(t.atol)}" for d, t in r.tolerances.items())
     rows.append(("tolerance", f"{FORMULA}; {tols}"))
@@ -162,8 +175,10 @@ def _case_detail(r: VerifyReport, c: CaseResult) -> Document:
     doc: Document = [line(CROSS, Cell(f" {c.name}", "bold"), f": {c.description}")]
     n = len(c.z)
     row = c.worst[0] if c.worst is not None else 0
-    args = c.call[2:-1].split(", ")
-    doc.append(line(f"    called {c.call} with {args[0]} of shape {_shape(c.shape)}, {c.dtype}"))
+    head = c.call.split("(", 1)[-1].split(",")[0].split(")")[0] or "z"
+    if head in ("t", "labels"):
+        head = "z" if "z" in c.call else "s"
+    doc.append(line(f"    called {c.call} with {head} of shape {_shape(c.shape)}, {c.dtype}"))
     if c.output is None and n > 1:  # it failed on the whole batch: show all of it
         for name, rows in (("z", c.z), ("upstream g", c.upstream), ("t" if c.upstream is None else "t = −g⊙s", c.t)):
             if rows is not None:

@@ -16,12 +16,15 @@ exception out of here (Ctrl-C excepted). Nothing here prints or exits.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, Literal, overload
 
 import numpy as np
 
 from softgrad.catalogue.exposing import distinguishing_input
-from softgrad.commands.verify.judge import Run, aggregate, other_input, run_battery
+from softgrad.commands.verify.calls import ARRAYS, Described, Plan, describe
+from softgrad.commands.verify.detect import detect
+from softgrad.commands.verify.judge import SCALED, Run, aggregate, other_input, run_battery
 from softgrad.commands.verify.kinds import (
     BACKWARD_INPUTS,
     DEFAULT_TRIALS,
@@ -31,14 +34,17 @@ from softgrad.commands.verify.kinds import (
     LAYOUTS,
     MAX_TRIALS,
     REDUCTIONS,
+    TARGETS,
     Setup,
+    call_text,
     detect_kind,
     has_reduction,
+    parse_call,
     probe_one_parameter,
 )
 from softgrad.commands.verify.layer_code import layer_kind, verify_layer_code
-from softgrad.commands.verify.report import VerifyReport
-from softgrad.commands.verify.session import InProcessSession
+from softgrad.commands.verify.report import REFERENCES, Diagnosis, VerifyReport
+from softgrad.commands.verify.session import CallFailed, InProcessSession
 from softgrad.commands.verify.user_code import CHANGED, UserFunction, article, source_file
 from softgrad.commands.verify.weights_report import WeightsReport
 from softgrad.core import rules
@@ -52,16 +58,59 @@ def _describe_fn(fn: Callable[..., Any]) -> str:
     return f"{module}:{name}" if module and not module.startswith("_softgrad_user_") else str(name)
 
 
-def _kind(user: UserFunction, kind: str | None, target: str) -> tuple[str, str, str | None]:
-    found = detect_kind(user.fn)
-    if kind is not None:  # the parameter names may still say what a backward's second argument is
-        return kind, "given", found.backward_input if kind == found.kind else None
-    if found.kind is not None:
-        return found.kind, f"detected: {found.reason}", found.backward_input
+def _readings(
+    user: UserFunction, described: Described, kind: str | None, options: dict[str, Any], target: str
+) -> tuple[list[Setup], str, bool]:
+    """(the setups to try, preferred first; how the kind was chosen; whether the input was given)."""
+    plan0 = Plan(described.what, array=options["array_used"])
+    base = Setup("grad", None, "mean", returns=options["returns"], plan=plan0)
+    if options["call"] is not None:
+        stated, labels = parse_call(options["call"], kind)
+        if labels and options["targets"] == "auto":
+            options["targets"] = "index"
+        setup = replace(stated, returns=options["returns"], plan=plan0)
+        return [setup], f"given: the call {options['call'].strip()}", True
+    found = detect_kind(described, base)
+    jacobian_input, backward_input = options["jacobian_input"], options["backward_input"]
+    if kind is not None:
+        same = [r for r in found.readings if r.kind == kind]
+        plan = found.readings[0].plan if found.readings else plan0
+        if kind in ("jacobian", "elementwise"):
+            inputs = ["s", "z"] if jacobian_input == "auto" else [jacobian_input]
+            return [replace(base, kind=kind, input=i, plan=plan) for i in inputs], "given", jacobian_input != "auto"
+        if kind == "backward":
+            if backward_input != "auto":
+                keep = [r for r in same if r.input == backward_input]
+                setups = keep or [replace(base, kind=kind, input=backward_input, plan=plan)]
+                return setups, "given", True
+            return (
+                same or [replace(base, kind=kind, input=i, plan=plan) for i in ("upstream", "targets")],
+                "given",
+                False,
+            )
+        return same or [replace(base, kind=kind, input=None, plan=plan)], "given", False
+    if found.readings:
+        readings = list(found.readings)
+        if backward_input != "auto":
+            readings = [r for r in readings if r.kind != "backward" or r.input == backward_input] or readings
+        return readings, f"detected: {found.reason}", backward_input != "auto"
     if found.reason.startswith("one parameter"):
-        probed, what = probe_one_parameter(user)
-        if probed is not None:
-            return probed, f"detected: {found.reason}; {what}", None
+        probed, what = probe_one_parameter(user, plan0)
+        if probed == "softmax" and _says_derivative(described.name):
+            inputs = ["s", "z"] if jacobian_input == "auto" else [jacobian_input]
+            setups = [replace(base, kind="elementwise", input=i, plan=plan0) for i in inputs]
+            said = f"{what.removesuffix(': probabilities')}, and its name {described.name!r} says derivative"
+            return setups, f"detected: {found.reason}; {said}: an element-wise derivative", jacobian_input != "auto"
+        if probed == "jacobian":
+            inputs = ["s", "z"] if jacobian_input == "auto" else [jacobian_input]
+            setups = [replace(base, kind="jacobian", input=i, plan=plan0) for i in inputs]
+            return setups, f"detected: {found.reason}; {what}", jacobian_input != "auto"
+        if probed == "softmax":
+            return (
+                [replace(base, kind="softmax", plan=plan0)],
+                f"detected: {found.reason}; {what}",
+                False,
+            )
         raise InputError(
             target,
             f"cannot tell whether it computes a softmax or its Jacobian ({found.reason}; {what}); "
@@ -73,12 +122,57 @@ def _kind(user: UserFunction, kind: str | None, target: str) -> tuple[str, str, 
     )
 
 
-def _pick(runs: dict[str, Run], preferred: str) -> Run:
-    """The reading under which the function passes everything, else the one with most passing cases."""
-    passing = [r for r in runs.values() if r.ok]
+def _says_derivative(name: str) -> bool:
+    n = name.lower()
+    return any(w in n for w in ("deriv", "prime", "grad")) or n.startswith(("d_", "dsoftmax", "dsigma"))
+
+
+#: Keyword flags that switch a function to its derivative (``softmax(x, derivative=True)``).
+FLAG_WORDS = ("deriv", "grad", "backward", "prime", "jacobian")
+
+
+def _flag(d: Described) -> str | None:
+    flags = d.params.flags if d.params is not None else ()
+    return next((f for f in flags if any(w in f.lower() for w in FLAG_WORDS)), None)
+
+
+def _flagged(
+    user: UserFunction, described: Described, plain: Setup, options: dict[str, Any]
+) -> tuple[list[Setup], str]:
+    """The setups of the flagged call ``f(x, derivative=True)`` of a softmax, and what it was found to be."""
+    flag = _flag(described)
+    if flag is None or plain.kind != "softmax":
+        return [], ""
+    plan = replace(plain.plan, keywords=((flag, True),))
+    probed, what = probe_one_parameter(user, plan)
+    inputs = ["s", "z"] if options["jacobian_input"] == "auto" else [options["jacobian_input"]]
+    call = f"f(x, {flag}=True)"
+    if probed == "jacobian":
+        return [Setup("jacobian", i, "mean", plan=plan) for i in inputs], f"{call}: {what}"
+    if probed == "softmax":
+        said = what.removesuffix(": probabilities")
+        setups = [Setup("elementwise", i, "mean", plan=plan) for i in inputs]
+        return setups, f"{call}: {said}: an element-wise derivative"
+    return [], f"{call}: {what}"
+
+
+def _pick(runs: list[Run]) -> Run:
+    """The reading under which the function passes everything, else the one with most passing cases (the
+    first, preferred one on a tie)."""
+    passing = [r for r in runs if r.ok]
     if passing:
         return passing[0]
-    return max(runs.values(), key=lambda r: (r.passes, r.setup.input == preferred))
+
+    def explained(r: Run) -> tuple[bool, int, int]:
+        """(a catalogued mistake reproduces every case, how many cases pass, how many failing cases the best
+        mistake reproduces) under this reading."""
+        diagnosis = aggregate(r.results, r.found)[0]
+        top = diagnosis[0] if diagnosis else None
+        return (top is not None and top.consistent, r.passes, len(top.cases) if top else 0)
+
+    named = [r for r in runs if r.setup.named] or runs
+    best = max(explained(r) for r in named)
+    return next(r for r in named if explained(r) == best)
 
 
 def _check_options(kind: str | None, options: dict[str, Any]) -> None:
@@ -89,49 +183,60 @@ def _check_options(kind: str | None, options: dict[str, Any]) -> None:
         ("reduction", REDUCTIONS),
         ("jacobian_input", JACOBIAN_INPUTS),
         ("backward_input", BACKWARD_INPUTS),
+        ("targets", TARGETS),
+        ("array", ("auto", *ARRAYS)),
     ):
         rules.choice(name, options[name], allowed)
+    if options["call"] is not None and not isinstance(options["call"], str):
+        raise InputError("call", f"expected a call template such as 'f(t, s)', got {options['call']!r}")
+    if options["call"] is not None:
+        parse_call(options["call"], kind)
+    if options["returns"] is not None:
+        rules.whole_number("returns", options["returns"], 0, 99)
     rules.whole_number("trials", options["trials"], 0, MAX_TRIALS)
     rules.whole_number("seed", options["seed"])
     for name in ("rtol", "atol"):
         rules.tolerance(name, options[name])
 
 
-def _readings(kind: str, jacobian_input: str, backward_input: str, named: str | None) -> tuple[list[str], str]:
-    """(the inputs to try the function with, the one to judge it by when it passes with none)."""
-    if kind == "jacobian":
-        return (["s", "z"] if jacobian_input == "auto" else [jacobian_input]), "s"
-    if kind == "backward":
-        given = backward_input if backward_input != "auto" else named
-        return ([given] if given else ["upstream", "targets"]), "upstream"
-    return [""], ""
-
-
-def _input_reason(chosen: Run, readings: list[str], given: bool) -> str:
+def _input_reason(chosen: Run, runs: list[Run], readings: int, given: bool) -> str:
     inp = chosen.setup.input
-    if inp is None:
+    if inp is None and readings == 1:
         return ""
-    if len(readings) == 1:
-        return f"{'given' if given else 'detected from the parameter name'}: {INPUT_TEXT[inp]}"
+    what = _given(chosen)
+    if readings == 1:
+        return f"{'given' if given else 'detected from the parameter name'}: {what}"
     if chosen.ok:
-        return f"detected: given {INPUT_TEXT[inp]} it passes every case"
+        return f"detected: given {what} it passes every case"
     ran = sum(r.status != "skipped" for r in chosen.results)
-    either = " and given ".join(INPUT_TEXT[i] for i in readings)
-    return (
-        f"not detected: it fails both given {either}; judged as given {INPUT_TEXT[inp]} "
-        f"({chosen.passes} of {ran} cases pass)"
-    )
+    tried = list(dict.fromkeys(_given(r) for r in runs))
+    either = f"both given {tried[0]} and given {tried[1]}" if len(tried) == 2 else "given " + "; or given ".join(tried)
+    return f"not detected: it fails {either}; judged as given {what} ({chosen.passes} of {ran} cases pass)"
+
+
+def _given(r: Run) -> str:
+    if r.setup.kind == "grad":
+        return "the logits z"
+    if r.setup.kind == "backward" and r.setup.input == "targets" and len(r.setup.call_roles) == 2:
+        return "s = softmax(z) and the targets"
+    if r.setup.kind == "loss-backward":
+        return "s = softmax(z) and the targets, returning dE/ds"
+    return INPUT_TEXT[r.setup.input or "z"]
 
 
 @overload
 def verify(
     fn: Callable[..., Any] | str,
-    kind: Literal["grad", "jacobian", "softmax", "backward"],
+    kind: Literal["grad", "jacobian", "softmax", "backward", "elementwise", "loss-backward"],
     *,
     layout: str = "auto",
-    reduction: str = "mean",
+    reduction: str = "auto",
     jacobian_input: str = "auto",
     backward_input: str = "auto",
+    targets: str = "auto",
+    returns: int | None = None,
+    call: str | None = None,
+    array: str = "auto",
     trials: int = DEFAULT_TRIALS,
     seed: int = 0,
     rtol: float | None = None,
@@ -148,9 +253,13 @@ def verify(
     kind: Literal["weights", "loss-and-grad"],
     *,
     layout: str = "auto",
-    reduction: str = "mean",
+    reduction: str = "auto",
     jacobian_input: str = "auto",
     backward_input: str = "auto",
+    targets: str = "auto",
+    returns: int | None = None,
+    call: str | None = None,
+    array: str = "auto",
     trials: int = DEFAULT_TRIALS,
     seed: int = 0,
     rtol: float | None = None,
@@ -167,9 +276,13 @@ def verify(
     kind: str | None = None,
     *,
     layout: str = "auto",
-    reduction: str = "mean",
+    reduction: str = "auto",
     jacobian_input: str = "auto",
     backward_input: str = "auto",
+    targets: str = "auto",
+    returns: int | None = None,
+    call: str | None = None,
+    array: str = "auto",
     trials: int = DEFAULT_TRIALS,
     seed: int = 0,
     rtol: float | None = None,
@@ -185,9 +298,13 @@ def verify(
     kind: str | None = None,
     *,
     layout: str = "auto",
-    reduction: str = "mean",
+    reduction: str = "auto",
     jacobian_input: str = "auto",
     backward_input: str = "auto",
+    targets: str = "auto",
+    returns: int | None = None,
+    call: str | None = None,
+    array: str = "auto",
     trials: int = DEFAULT_TRIALS,
     seed: int = 0,
     rtol: float | None = None,
@@ -201,8 +318,14 @@ def verify(
     ``fn`` is a callable or a target ``"PATH.py:FUNC"`` / ``"package.module:FUNC"`` (imported: that runs
     the module's code). ``kind``: ``"grad"``, ``"jacobian"``, ``"softmax"`` or ``"backward"``; None
     detects it from the signature (and, for one parameter, from the shape it returns). ``layout``:
-    ``"row"``, ``"batch"``, ``"both"`` or ``"auto"``. ``reduction``: ``"mean"`` or ``"sum"`` over the rows
-    of a batch gradient. ``jacobian_input``: ``"s"``, ``"z"`` or ``"auto"``; ``backward_input``:
+    ``"row"``, ``"batch"``, ``"both"`` or ``"auto"``. ``reduction``: ``"mean"``, ``"sum"``, ``"none"`` (per-row,
+    as sum) over the rows of a batch gradient, or ``"auto"`` (detected from the batch case). ``targets``:
+    ``"soft"`` (one-hot, soft and unnormalised floats), ``"onehot"``, ``"index"`` (class indices) or ``"auto"``
+    (probed). ``returns``: the item of a returned tuple that is the result (None: the one of the right
+    shape). ``call``: how to call it, as a template such as ``"f(t, s)"`` (names ``z``, ``s``, ``t``,
+    ``labels``, ``upstream``), when detection cannot decide. ``array``: ``"numpy"``, ``"torch"`` or
+    ``"jax"`` (float64 tensors of that framework, which must be installed), or ``"auto"`` (from what its
+    module imports). ``jacobian_input``: ``"s"``, ``"z"`` or ``"auto"``; ``backward_input``:
     ``"upstream"``, ``"targets"`` or ``"auto"``. ``rtol``/``atol`` override the per-dtype tolerances.
 
     Layer code (:mod:`softgrad.commands.verify.layer_code`; a :class:`WeightsReport`): ``kind="weights"``
@@ -216,13 +339,14 @@ def verify(
     """
     options: dict[str, Any] = {"layout": layout, "reduction": reduction, "jacobian_input": jacobian_input}
     options |= {"backward_input": backward_input, "trials": trials, "seed": seed, "rtol": rtol, "atol": atol}
+    options |= {"targets": targets, "returns": returns, "call": call, "array": array}
     _check_options(kind, options)
     if isinstance(fn, str):
         from softgrad.commands.verify.loader import load_target
 
         loaded = load_target(fn)
         func, target, user_file = loaded.fn, loaded.spec, loaded.path
-    elif callable(fn):
+    elif callable(fn) or callable(getattr(fn, "backward", None)):  # a layer object has backward
         func, target, user_file = fn, _describe_fn(fn), source_file(fn)
     else:
         raise InputError("fn", f"expected a function, got {article(type(fn).__name__)}")
@@ -230,11 +354,16 @@ def verify(
     layer = layer_kind(user.session, kind)
     with np.errstate(all="ignore"):  # softgrad's own arithmetic; the user's calls get their own back
         if layer is not None:
-            for name, default in (("layout", "auto"), ("reduction", "mean"), ("jacobian_input", "auto")):
+            defaults: dict[str, object] = {
+                "layout": "auto",
+                "reduction": "auto",
+                "jacobian_input": "auto",
+                "backward_input": "auto",
+            }
+            defaults |= {"targets": "auto", "returns": None, "call": None, "array": "auto"}
+            for name, default in defaults.items():
                 if options[name] != default:
                     raise InputError(name, f"applies to the dE/dz kinds, not to kind {layer[0]}")
-            if backward_input != "auto":
-                raise InputError("backward_input", f"applies to the dE/dz kinds, not to kind {layer[0]}")
             return verify_layer_code(
                 user.session,
                 *layer,
@@ -252,29 +381,68 @@ def verify(
 
 def _verify(user: UserFunction, target: str, kind: str | None, options: dict[str, Any]) -> VerifyReport:
     tols = {d: tolerance_for(d, options["rtol"], options["atol"]) for d in DTYPES}
-    the_kind, kind_reason, named = _kind(user, kind, target)
-    jacobian_input, backward_input = options["jacobian_input"], options["backward_input"]
-    readings, preferred = _readings(the_kind, jacobian_input, backward_input, named)
+    try:
+        described = user.session.apply(describe)
+    except CallFailed as exc:
+        raise InputError(target, f"looking at it {exc.message}") from None
+    options["array_used"], array_reason = _array(described, options["array"])
+    setups, kind_reason, given = _readings(user, described, kind, options, target)
 
-    def run(inp: str) -> Run:
-        setup = Setup(the_kind, inp or None, options["reduction"])
-        return run_battery(user, setup, options["layout"], options["trials"], options["seed"], tols)
+    def run(setup: Setup) -> Run:
+        found = detect(user, setup, options["layout"], options["targets"], options["reduction"])
+        return run_battery(user, found, options["trials"], options["seed"], tols)
 
-    runs = {inp: run(inp) for inp in readings}
-    chosen = _pick(runs, preferred)
-    given = (jacobian_input if the_kind == "jacobian" else backward_input) != "auto"
+    def best(candidates: list[Setup]) -> tuple[Run, list[Run]]:
+        done = [run(candidates[0])]
+        if not done[0].ok:  # another reading (logits or probabilities, upstream or targets) may be right
+            done += [run(s) for s in candidates[1:]]
+        return _pick(done), done
+
+    chosen, runs = best(setups)
+    flagged, flag_reason = (
+        ([], "") if kind is not None or options["call"] else _flagged(user, described, chosen.setup, options)
+    )
+    flagged_run = best(flagged)[0] if flagged else None
+    if flag_reason:
+        kind_reason += f"; {flag_reason}"
+    the_kind = chosen.setup.kind
     other = None
-    if the_kind in ("jacobian", "backward"):
+    if the_kind in ("jacobian", "backward") and not chosen.setup.plan.layer and len(chosen.setup.call_roles) <= 2:
         passes = None
         if the_kind == "jacobian":  # would it pass given the other input?
             flip = "z" if chosen.setup.input == "s" else "s"
-            passes = (runs.get(flip) or run(flip)).ok
-        other = other_input(user, chosen.setup, chosen.layout, passes)
+            done = next((r for r in runs if r.setup.input == flip), None)
+            passes = (done or run(replace(chosen.setup, input=flip))).ok
+        if chosen.setup.call_roles[0] == "s" or the_kind == "jacobian":
+            other = other_input(user, chosen.setup, chosen.layout, passes)
 
-    diagnosis, ambiguous = aggregate(chosen.results, chosen.found)
-    notes = list(dict.fromkeys(n for r in chosen.results for n in r.notes if n.startswith(CHANGED)))
+    cases, found_ids = chosen.results, chosen.found
+    flagged_text = notes_flag = ""
+    if flagged_run is not None:
+        fs = flagged_run.setup
+        key = f"{fs.kind}:{fs.input}"
+        cases += tuple(
+            replace(c, name=f"{c.name}_derivative", description=f"{c.description}; {call_text(fs)}")
+            for c in flagged_run.results
+        )
+        found_ids += flagged_run.found
+        flagged_text = f"with {fs.plan.keywords[0][0]}=True, {REFERENCES[key][0]}"
+        notes_flag = f"{call_text(fs)} is checked as {fs.kind} (its cases end in _derivative): {REFERENCES[key][1]}"
+    diagnosis, ambiguous = aggregate(cases, found_ids)
+    notes = list(dict.fromkeys(n for r in chosen.results for n in r.notes if n.startswith((CHANGED, SCALED))))
     if chosen.ok and any(r.status == "skipped" for r in chosen.results):
         notes.append("the batch case was skipped: " + chosen.layout_reason)
+    if flagged_text:
+        notes.append(notes_flag)
+    if the_kind == "loss-backward" and kind is None and len(setups) > 1:
+        notes.append(
+            "it returns dE/ds = −t/s, the loss half of a chained layer: if it is meant to return dE/dz, that is "
+            "the mistake no_jacobian (the softmax step left out; verify it with --kind backward)"
+        )
+    found = chosen.detection
+    advice = _advice(chosen, diagnosis, options)
+    if advice:
+        notes.append(advice)
     return VerifyReport(
         target=target,
         kind=the_kind,
@@ -282,15 +450,75 @@ def _verify(user: UserFunction, target: str, kind: str | None, options: dict[str
         layout=chosen.layout,
         layout_reason=chosen.layout_reason,
         input=chosen.setup.input,
-        input_reason=_input_reason(chosen, readings, given),
-        reduction=options["reduction"] if has_reduction(chosen.setup) else None,
+        input_reason=_input_reason(chosen, runs, len(setups), given),
+        reduction=chosen.setup.reduction if has_reduction(chosen.setup) else None,
         tolerances=tols,
         trials=options["trials"],
         seed=options["seed"],
-        cases=chosen.results,
+        cases=cases,
         diagnosis=diagnosis,
         ambiguous=ambiguous,
         distinguishing_input=distinguishing_input(list(ambiguous), 4) if ambiguous else None,
         other_input=other,
         notes=tuple(notes),
+        call=call_text(chosen.setup, chosen.setup.families == ("index",)),
+        call_reason=_call_reason(described, chosen.setup),
+        targets=chosen.setup.families,
+        targets_reason=found.targets_reason if chosen.setup.uses_targets else "",
+        reduction_reason=found.reduction_reason if has_reduction(chosen.setup) else "",
+        result=found.result,
+        result_reason=found.result_reason,
+        flagged=flagged_text,
+        array=options["array_used"],
+        array_reason=array_reason,
     )
+
+
+def _array(d: Described, option: str) -> tuple[str, str]:
+    """The arrays the function is given, and why."""
+    if option != "auto":
+        return option, "given"
+    frameworks = [m for m in ("torch", "jax") if m in d.imports]
+    if len(frameworks) == 1:
+        name = frameworks[0]
+        return name, f"detected: its module imports {name}; it is given float64 {name} tensors"
+    return "numpy", ""
+
+
+def _call_reason(d: Described, setup: Setup) -> str:
+    """How the object is called, in words."""
+    if setup.plan.layer:
+        made = f"a new {d.owner}()" if d.what in ("class", "method") else f"the instance of {d.owner}"
+        ctx = " (each given an autograd context ctx of verify's first)" if setup.plan.ctx else ""
+        return f"{made}: {'called' if setup.plan.forward == '__call__' else 'forward'} first, then backward{ctx}"
+    if d.what == "method":
+        return f"the method on a new {d.owner}() (instantiated with no arguments)"
+    if d.what == "class":
+        return f"a new {d.owner}() called through __call__"
+    if d.what == "instance":
+        return f"the {d.owner} instance called through __call__"
+    if d.what == "staticmethod":
+        return f"a @staticmethod of {d.owner}"
+    if setup.roles and setup.roles[0] == "t":
+        return "targets first"
+    return ""
+
+
+def _advice(chosen: Run, diagnosis: tuple[Diagnosis, ...], options: dict[str, Any]) -> str:
+    """What to do about a diagnosis that depends on a convention: soft targets reduced to their argmax."""
+    first = diagnosis[0].id if diagnosis else ""
+    if first == "softmax_over_batch_axis" and options["layout"] == "auto":
+        return "if your examples are columns ((K, N) arrays, one example (K, 1)), verify it with --layout columns"
+    if options["targets"] != "auto" or "soft" not in chosen.setup.families:
+        return ""
+    if first == "soft_targets_as_argmax":
+        return (
+            "right for hard labels, wrong for soft ones: if you never use soft labels, test it with one-hot "
+            "targets only (--targets onehot)"
+        )
+    if first == "assumes_one_hot":
+        return (
+            "right whenever each row of targets sums to 1 (one-hot or normalised soft labels): if that is all "
+            "you use, test it with one-hot targets only (--targets onehot)"
+        )
+    return ""

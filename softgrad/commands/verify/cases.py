@@ -26,6 +26,45 @@ class Case:
     t: Array
     dtype: str = "float64"
     batch: bool = False
+    #: the targets are passed as class indices: an int array (N,), or an int for a single example
+    labels: bool = False
+
+
+#: Target families: float one-hot, soft (and unnormalised) floats, class indices.
+FAMILIES = ("onehot", "soft", "index")
+FAMILY_TEXT = {"onehot": "one-hot floats", "soft": "soft and unnormalised floats", "index": "class indices"}
+#: Cases passed with class indices as well when a function takes both floats and indices.
+LABEL_COPIES = ("asymmetric", "batch")
+
+
+def hard(case: Case) -> Case:
+    """The case with one-hot targets on each row's largest target (soft batch rows made hard)."""
+    t = np.zeros_like(case.t)
+    np.put_along_axis(t, np.argmax(case.t, axis=-1)[:, None], 1.0, axis=-1)
+    if np.array_equal(t, case.t):
+        return case
+    return replace(case, t=t, description=case.description.replace(", one-hot and soft targets", ", one-hot targets"))
+
+
+def with_families(cases: list[Case], families: Sequence[str]) -> list[Case]:
+    """The cases of a target-taking battery for the target families tested: soft floats keep every case;
+    one-hot floats or class indices alone make every target one-hot (dropping the soft cases); class
+    indices beside floats add labelled copies of a few cases."""
+    if not families or ("soft" in families and "index" not in families):
+        return cases
+    if "soft" not in families:
+        hards = [hard(c) for c in cases if c.name not in ("soft_targets", "unnormalised_targets")]
+        if "index" in families and "onehot" not in families:
+            return [_labelled(c, rename=False) for c in hards]
+        if "index" in families:
+            return hards + [_labelled(c) for c in hards if c.name in LABEL_COPIES]
+        return hards
+    return cases + [_labelled(hard(c)) for c in cases if c.name in LABEL_COPIES]
+
+
+def _labelled(case: Case, rename: bool = True) -> Case:
+    name = f"{case.name}_labels" if rename else case.name
+    return replace(case, name=name, description=f"{case.description}; targets as class indices", labels=True)
 
 
 def _rows(*rows: Sequence[float]) -> Array:
@@ -88,7 +127,10 @@ def battery(kind: str, backward_input: str | None = None) -> list[Case]:
             dtype="float32",
         ),
     ]
-    uses_targets = kind == "grad" or (kind == "backward" and backward_input == "targets")
+    # an element-wise derivative is judged by the gradient (−t/s) ⊙ f it leads to: the targets matter
+    uses_targets = kind in ("grad", "elementwise") or (kind == "backward" and backward_input == "targets")
+    if kind == "loss-backward":  # dE/ds = −t/s is infinite where a target's probability underflows
+        return [c for c in cases if c.name != "gap_800"]
     if uses_targets:
         return cases
     cases = [c for c in cases if c.name not in ("soft_targets", "unnormalised_targets")]

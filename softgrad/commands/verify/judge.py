@@ -4,7 +4,7 @@ what the function returned, the layout it takes, and what a caller passing the o
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -12,9 +12,10 @@ import numpy as np
 from softgrad.catalogue.diagnose import jacobian_matches, match_ratio, rank_matches
 from softgrad.catalogue.exposing import check_command
 from softgrad.catalogue.mistakes import MISTAKES
-from softgrad.commands.verify.cases import Case, battery, random_cases
+from softgrad.commands.verify.calls import call, invoke
+from softgrad.commands.verify.cases import Case, battery, random_cases, with_families
+from softgrad.commands.verify.detect import Detection, call_case, failure_text, pick, read_result
 from softgrad.commands.verify.kinds import (
-    LAYOUT_TEXT,
     WORKED_T,
     WORKED_Z,
     Setup,
@@ -25,7 +26,7 @@ from softgrad.commands.verify.kinds import (
 )
 from softgrad.commands.verify.notes import failure_notes
 from softgrad.commands.verify.report import CaseResult, Diagnosis, OtherInput
-from softgrad.commands.verify.user_code import UserFunction, as_output
+from softgrad.commands.verify.user_code import UserFunction
 from softgrad.core import Array, dE_ds, fused_gradient, softmax
 from softgrad.core.numbers import nested
 from softgrad.core.tolerance import Tolerance, compare, excess, tolerance_for
@@ -43,8 +44,8 @@ def _base(setup: Setup, case: Case, as_batch: bool) -> dict[str, Any]:
         "z": nested(case.z),
         "t": nested(case.t),
         "upstream": upstream,
-        "call": arguments(setup, case.z, case.t)[2],
-        "shape": tuple(z.shape),
+        "call": arguments(setup, case.z, case.t, case.labels)[3],
+        "shape": tuple(z.shape[::-1] if setup.columns and as_batch else z.shape),
     }
 
 
@@ -54,18 +55,16 @@ def run_case(
     """Call the function on one case and judge what it returns: (the result, the catalogue ids that
     reproduce its output on every row, with how closely)."""
     base = _base(setup, case, as_batch)
-    z, t = (case.z, case.t) if as_batch else (case.z[0], case.t[0])
-    args, names, _ = arguments(setup, z, t)
-    dt = np.dtype(case.dtype)
-    called = user([a.astype(dt) for a in args], names)
+    called = call_case(user, setup, case, as_batch)
     expected = expected_output(setup, case)
-    shape = expected.shape if as_batch else expected.shape[1:]
     command = None if as_batch and case.z.shape[0] > 1 else check_command(case.z[0], case.t[0], dtype=case.dtype)
-    if called.error is not None:
-        error = f"raised {called.error}"
-        return CaseResult(**base, status="error", error=error, command=command, notes=called.notes), {}
-    arr, problem = as_output(called.raw, shape)
+    failed = failure_text(called)
+    if failed is not None:
+        return CaseResult(**base, status="error", error=failed, command=command, notes=called.notes), {}
+    got = read_result(called, setup, case, as_batch)
+    arr = got.arr
     if arr is None:
+        problem = got.problem
         return CaseResult(**base, status="error", error=problem, command=command, notes=called.notes), {}
     out = arr if as_batch else arr[None]
     cmp = compare(out, expected, tol)
@@ -73,6 +72,9 @@ def run_case(
     worst = tuple(int(i) for i in np.unravel_index(cmp.worst_index, out.shape))
     fields = {**base, "output": nested(out), "expected": nested(expected), "comparison": cmp, "worst": worst}
     found = reproducing(setup, case, out, tol)
+    scale = scale_note(setup, case, out, tol) if "scaled_gradient" in found else None
+    if scale is not None:
+        called = replace(called, notes=(scale, *called.notes))
     if cmp.ok:
         return CaseResult(**fields, status="pass", notes=called.notes), found
     failing = tuple(int(r) for r in np.flatnonzero(ratio > 1.0))
@@ -131,6 +133,22 @@ def reproducing(setup: Setup, case: Case, out: Array, tol: Tolerance) -> dict[st
     return specific or best
 
 
+#: The start of the note that names a scaled gradient's factor.
+SCALED = "your gradient is the reference"
+
+
+def scale_note(setup: Setup, case: Case, out: Array, tol: Tolerance) -> str | None:
+    """The factor a scaled gradient is off by, named: "your gradient is the reference ÷ K = 4: did you divide
+    by len(y) …?"."""
+    user = as_gradients(setup, case, out)
+    n = case.z.shape[0]
+    mistake = MISTAKES["scaled_gradient"]
+    for sc, wrong in mistake.variants(case.z, case.t):
+        if sc is not None and float(np.max(match_ratio(user.reshape(n, -1), wrong.reshape(n, -1), tol))) <= 1.0:
+            return f"{SCALED} {sc.label}: {sc.advice}"
+    return None
+
+
 @dataclass(frozen=True)
 class Run:
     """The battery under one reading of the function."""
@@ -141,6 +159,7 @@ class Run:
     results: tuple[CaseResult, ...]
     #: per case, the catalogue ids that reproduce the function's output there
     found: tuple[dict[str, float], ...]
+    detection: Detection
 
     @property
     def passes(self) -> int:
@@ -151,55 +170,26 @@ class Run:
         return all(r.ok for r in self.results)
 
 
-def _probe(user: UserFunction, setup: Setup, case: Case, as_batch: bool) -> tuple[bool, str]:
-    """Does the function return the right shape for this case passed as a row or a batch? (ok, what happened)"""
-    z, t = (case.z, case.t) if as_batch else (case.z[0], case.t[0])
-    args, names, _ = arguments(setup, z, t)
-    called = user(args, names)
-    if called.error is not None:
-        return False, f"raised {called.error}"
-    shape = expected_output(setup, case).shape
-    arr, problem = as_output(called.raw, shape if as_batch else shape[1:])
-    return arr is not None, problem or ""
-
-
-def _layout(user: UserFunction, setup: Setup, layout: str, cases: list[Case]) -> tuple[str, str, bool]:
-    """(layout, why, whether to skip the batch case)."""
-    if layout != "auto":
-        return layout, f"given: {LAYOUT_TEXT[layout]}", layout == "row"
-    row_case = cases[0]
-    batch_case = next(c for c in cases if c.batch)
-    n, k = batch_case.z.shape
-    row_ok, row_what = _probe(user, setup, row_case, False)
-    batch_ok, batch_what = _probe(user, setup, batch_case, True)
-    if row_ok and batch_ok:
-        return "both", f"detected: {LAYOUT_TEXT['both']}", False
-    if batch_ok:
-        return "batch", f"detected: {LAYOUT_TEXT['batch']}; given a ({k},) row it {row_what}", False
-    if row_ok:
-        return "row", f"detected: {LAYOUT_TEXT['row']}; given a ({n}, {k}) batch it {batch_what}", True
-    reason = f"not detected: it fails given a ({k},) row and a ({n}, {k}) batch; examples are passed as (K,)"
-    return "row", reason, False
-
-
-def run_battery(
-    user: UserFunction, setup: Setup, layout: str, trials: int, seed: int, tols: dict[str, Tolerance]
-) -> Run:
-    """Every case of the battery and the random trials under one reading of the function."""
+def run_battery(user: UserFunction, found: Detection, trials: int, seed: int, tols: dict[str, Tolerance]) -> Run:
+    """Every case of the battery and the random trials under one reading of the function, with the
+    conventions detected for it."""
+    setup = found.setup
     cases = battery(setup.kind, setup.input) + random_cases(setup.kind, setup.input, trials, seed)
-    chosen, reason, skip_batch = _layout(user, setup, layout, cases)
+    if setup.uses_targets:
+        cases = with_families(cases, setup.families)
+    skip_batch = found.skip_batch
     results: list[CaseResult] = []
-    found: list[dict[str, float]] = []
+    ids_found: list[dict[str, float]] = []
     for case in cases:
         if case.batch and skip_batch:
-            results.append(CaseResult(**_base(setup, case, True), status="skipped", notes=(reason,)))
-            found.append({})
+            results.append(CaseResult(**_base(setup, case, True), status="skipped", notes=(found.layout_reason,)))
+            ids_found.append({})
             continue
-        as_batch = case.batch or chosen == "batch"
+        as_batch = case.batch or found.layout in ("batch", "columns")
         result, ids = run_case(user, setup, case, as_batch, tols[case.dtype])
         results.append(result)
-        found.append(ids)
-    return Run(setup, chosen, reason, tuple(results), tuple(found))
+        ids_found.append(ids)
+    return Run(setup, found.layout, found.layout_reason, tuple(results), tuple(ids_found), found)
 
 
 def aggregate(
@@ -238,18 +228,29 @@ def other_input(user: UserFunction, setup: Setup, layout: str, passes_battery: b
         first = battery(setup.kind, setup.input)[0]
         z, t = first.z[0], first.t[0]
     s = softmax(z[None])[0]
-    args = [z if passed == "z" else s]
-    names = [passed]
-    if setup.kind == "backward":
-        args.append(t if setup.input == "targets" else dE_ds(t, s))
-        names.append(arguments(setup, z, t)[1][1])
-    batch = layout == "batch"
-    called = user([a[None] if batch else a for a in args], names)
+    values = {"z": z, "s": z if passed == "z" else s, "t": t, "g": dE_ds(t, s)}
+    if setup.kind == "jacobian":
+        values["z"] = s
+    batch = layout in ("batch", "columns")
+
+    def shaped(v: Array) -> Array:
+        return v[:, None] if setup.columns else v[None] if batch else v
+
+    fwd = tuple(shaped(values[r]) for r in setup.forward_roles)
+    args = tuple(shaped(values[r]) for r in setup.call_roles)
+    names = tuple(setup.call_roles)
+    called = invoke(user.session, call, setup.plan, fwd, args, names, user.errstate, user.file)
     k = len(z)
     shape = (k, k) if setup.kind == "jacobian" else (k,)
-    arr, error = (
-        (None, f"raised {called.error}") if called.error else as_output(called.raw, (1, *shape) if batch else shape)
-    )
+    failed = failure_text(called)
+    error: str | None
+    if failed is not None:
+        arr, error = None, failed
+    else:
+        got = pick(called, (*shape, 1) if setup.columns else (1, *shape) if batch else shape, setup.returns)
+        arr, error = got.arr, got.problem
+        if arr is not None and setup.columns:
+            arr = arr.T
     out = None if arr is None else (arr[0] if batch else arr)
     grad: Array | None = None
     matches: tuple[str, ...] = ()

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 from softgrad.commands.verify.user_code import display_path
 from softgrad.errors import InputError
@@ -30,6 +30,7 @@ SPEC_HELP = "expected PATH.py:FUNC or package.module:FUNC"
 class Target:
     """A loaded user function and how to name it."""
 
+    #: a function, a class, a method, or an object (a layer instance with forward and backward)
     fn: Callable[..., Any]
     #: the target as the user wrote it (``samples/verify/x.py:grad``)
     spec: str
@@ -184,6 +185,6 @@ def load_target(spec: str) -> Target:
             hint = f" (functions it defines: {', '.join(candidates)})" if candidates else ""
             raise InputError(spec, f"{where} has no attribute {part!r}{hint}")
         obj = getattr(obj, part)
-    if not callable(obj):
+    if not callable(obj) and not callable(getattr(obj, "backward", None)):  # a layer object has backward
         raise InputError(spec, f"{func} is {_describe(obj)}, not a function")
-    return Target(obj, f"{mod}:{func}", path)
+    return Target(cast(Callable[..., Any], obj), f"{mod}:{func}", path)

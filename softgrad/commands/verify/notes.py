@@ -34,7 +34,7 @@ def failure_notes(
     z, t = case.z[worst_row], case.t[worst_row]
     hints = _batch_hints(setup, case, out, tol) if case.batch else []
     near_ref = compare(out, expected, NEAR).ok
-    if not found and not hints and not near_ref and setup.kind in ("grad", "backward"):
+    if not found and not hints and not near_ref and setup.kind in ("grad", "backward", "elementwise", "loss-backward"):
         user = as_gradients(setup, case, out)[worst_row]
         ranked = rank_matches(z, t, user, 1.0, tol)[1]
         off = float(np.max(np.abs(user - fused_gradient(z[None], t[None])[0])))
@@ -69,6 +69,10 @@ def failure_notes(
         notes.append(f"the check command is for row {worst_row}{scaled}")
     if setup.kind == "softmax":
         notes.append("the check command passes the gradient p·Σt − t built on your softmax p as --grad")
+    if setup.kind == "loss-backward":
+        notes.append("the check command passes J(s)ᵀ·(your dE/ds), the dE/dz it leads to, as --grad")
+    if setup.kind == "elementwise":
+        notes.append("your function's values f are compared as the gradient they lead to, (−t/s) ⊙ f")
     if setup.input == "upstream":
         notes.append("the check command gives the upstream g as targets t = −g⊙s, for which dE/dz = J(s)ᵀ·g")
     return notes, hints, command

@@ -26,6 +26,27 @@ REFERENCES: dict[str, tuple[str, str]] = {
     "jacobian:s": ("J(s) = diag(s) − s sᵀ", "J(s) = diag(s) − s sᵀ, given s = softmax(z)"),
     "jacobian:z": ("J(softmax(z))", "J(s) = diag(s) − s sᵀ at s = softmax(z), given the logits z"),
     "softmax": ("softmax(z)", "softmax(z) along the last axis (rows sum to 1), max-shifted"),
+    "loss-backward": (
+        "dE/ds = −t/s",
+        (
+            "dE/ds = −t/s (÷ N per row for a mean over a batch), given s = softmax(z) and the targets t; judged "
+            "also as the dE/dz = J(s)ᵀ·dE/ds it leads to"
+        ),
+    ),
+    "elementwise:s": (
+        "dE/dz = s·Σt − t",
+        (
+            "the gradient (−t/s) ⊙ f(s) it leads to, given s = softmax(z), against dE/dz = s·Σt − t (no element-wise "
+            "function is the softmax's derivative: its Jacobian is not diagonal)"
+        ),
+    ),
+    "elementwise:z": (
+        "dE/dz = s·Σt − t",
+        (
+            "the gradient (−t/s) ⊙ f(z) it leads to, given the logits z, against dE/dz = s·Σt − t (no element-wise "
+            "function is the softmax's derivative: its Jacobian is not diagonal)"
+        ),
+    ),
 }
 
 
@@ -196,6 +217,23 @@ class VerifyReport:
     distinguishing_input: DistinguishingInput | None
     other_input: OtherInput | None
     notes: tuple[str, ...]
+    #: how the function is called (``f(z, t)``, ``f(t, s)``, ``forward(z); backward(g)``) and why
+    call: str = ""
+    call_reason: str = ""
+    #: the target families tested ("soft", "onehot", "index"), how they were chosen
+    targets: tuple[str, ...] = ()
+    targets_reason: str = ""
+    #: how the reduction was chosen ("given", "detected: …")
+    reduction_reason: str = ""
+    #: where the result was found in what it returns ("item 1 of the 2-tuple it returns", "self.dinputs"),
+    #: and why ('' when it is what the function returns)
+    result: str = ""
+    result_reason: str = ""
+    #: a softmax with a derivative flag: what the flagged call is compared with ("with derivative=True, …")
+    flagged: str = ""
+    #: the arrays it is given ("numpy", "torch", "jax") and why
+    array: str = "numpy"
+    array_reason: str = ""
 
     @property
     def failed(self) -> tuple[CaseResult, ...]:
@@ -239,7 +277,8 @@ class VerifyReport:
             if self.kind == "jacobian":
                 given = "s = softmax(z)" if self.input == "s" else "the logits z (it takes the softmax itself)"
                 return f"right when given {given}: matches J(s) = diag(s) − s sᵀ on all {ran} cases"
-            return f"right: matches {self.reference_short} on all {ran} cases"
+            also = f" and, {self.flagged}," if self.flagged else ""
+            return f"right: matches {self.reference_short}{also} on all {ran} cases"
         bad = n["fail"] + n["error"]
         raised_n = sum(c.status == "error" and (c.error or "").startswith("raised") for c in self.cases)
         parts = [f"{raised_n} raised an exception"] if raised_n else []
@@ -258,6 +297,9 @@ class VerifyReport:
                 what = f"; diagnosed {first.id}{also}: {first.title}"
             else:
                 what = f"; {first.id}{also} reproduces {len(first.cases)} of the {n['fail']} failing: {first.title}"
+            if first.id == "scaled_gradient":  # name the factor
+                factor = next((n for n in self.notes if n.startswith("your gradient is the reference")), None)
+                what += f" — {factor}" if factor else ""
             hinted = next((c for c in self.cases if c.hints and first.id in c.matches), None)
             if hinted is not None:  # the batch-level hint says what to do about it
                 what += f" — {hinted.hints[0]}"
@@ -282,6 +324,16 @@ class VerifyReport:
             "input": self.input,
             "input_reason": self.input_reason,
             "reduction": self.reduction,
+            "reduction_reason": self.reduction_reason,
+            "call": self.call,
+            "call_reason": self.call_reason,
+            "targets": list(self.targets),
+            "targets_reason": self.targets_reason,
+            "result": self.result,
+            "result_reason": self.result_reason,
+            "flagged": self.flagged,
+            "array": self.array,
+            "array_reason": self.array_reason,
             "reference": self.reference,
             "tolerances": {k: v.to_dict() for k, v in self.tolerances.items()},
             "trials": self.trials,

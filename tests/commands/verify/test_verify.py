@@ -295,8 +295,20 @@ def test_a_one_hot_upstream_would_hide_a_wrong_column() -> None:
 # ------------------------------------------------------------------------------ layout and reduction
 
 
-def test_reduction() -> None:
+def test_reduction_is_detected_and_either_passes() -> None:
     r = softgrad.verify(per_row_grad)
+    assert r.ok
+    assert r.reduction == "sum"
+    assert r.reduction_reason.startswith("detected: given a batch of N = 3 each row is its own gradient (a summed")
+    r = softgrad.verify(good_grad)
+    assert r.ok
+    assert r.reduction == "mean"
+    assert r.reduction_reason.startswith("detected")
+    assert softgrad.verify(per_row_grad, reduction="none").ok
+
+
+def test_reduction() -> None:
+    r = softgrad.verify(per_row_grad, reduction="mean")
     assert [c.name for c in r.failed] == ["batch"]
     assert "N = 3 times the mean-reduced gradient" in r.failed[0].hints[0]
     assert "(reduction sum)" in r.verdict
@@ -363,7 +375,7 @@ def test_exceptions_are_failed_cases_with_the_message_and_input() -> None:
         ([1.0, 2.0], "returned shape (2,), expected an array of shape (4,)"),
         ([[1.0, 2.0, 3.0, 4.0]], "returned shape (1, 4), expected an array of shape (4,)"),
         (np.ones(4) * 1j, "returned complex numbers"),
-        ((0.5, np.zeros(4)), "returned a tuple of 2 items of different shapes"),
+        ((0.5, (1.0, 2.0)), "returned a tuple of 2 items of different shapes"),
     ],
 )
 def test_wrong_shape_or_type_is_a_failed_case(returned: Any, message: str) -> None:
