@@ -78,7 +78,10 @@ def test_four_unrecognised_parameters_still_ask_for_a_kind_naming_the_layer_kind
     def f(a: Any, b: Any, c: Any, d: Any) -> Any:
         return a
 
-    with pytest.raises(InputError, match=r"--kind grad\|jacobian\|softmax\|backward\|weights\|loss-and-grad"):
+    with pytest.raises(
+        InputError,
+        match=r"--kind grad\|jacobian\|softmax\|backward\|elementwise\|loss-backward\|weights\|loss-and-grad",
+    ):
         softgrad.verify(f)
 
 
