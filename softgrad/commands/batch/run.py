@@ -592,6 +592,7 @@ def _worker_init(parent: int) -> None:
     """In each worker: Ctrl-C is the parent's to report; SIGTERM and SIGHUP end the worker; and the worker
     dies with its parent, whatever kills the parent (even SIGKILL)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ.setdefault("POLARS_MAX_THREADS", "1")  # the workers are the parallelism: one thread each
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
     with contextlib.suppress(OSError, AttributeError):
