@@ -43,4 +43,7 @@ def both_readers(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
     else:
         pytest.importorskip("polars", reason="the fast parser (softgrad[fast]) is not installed")
         monkeypatch.delenv("SOFTGRAD_FAST", raising=False)
+        from softgrad.inputs import fast
+
+        monkeypatch.setattr(fast, "MIN_BYTES", 0)  # small test inputs take the fast path too
     return str(request.param)

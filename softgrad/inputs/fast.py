@@ -24,6 +24,10 @@ SWITCH = "SOFTGRAD_FAST"
 #: Bytes a chunk the fast parser takes may hold, besides the delimiter.
 _NUMBER_BYTES = b"0123456789+-.eE\n"
 
+#: Below this size a chunk goes to numpy unless polars is already loaded: importing polars costs more than
+#: numpy takes to parse a small input.
+MIN_BYTES = 2 << 20
+
 _polars: Any = None
 
 
@@ -50,6 +54,8 @@ def parse_numbers(data: bytes, ncols: int, delimiter: str) -> Array | None:
     """The (lines, ncols) float64 array of a chunk of whole lines of numbers, or None if the fast parser
     does not take it (see the module docstring)."""
     if engine() is None or len(delimiter) != 1 or delimiter in "+-.eE0123456789\n":
+        return None
+    if _polars is None and len(data) < MIN_BYTES:
         return None
     if data.translate(None, _NUMBER_BYTES + delimiter.encode()):
         return None  # something else than plain numbers (quotes, spaces, CR, inf/nan spellings): exact path

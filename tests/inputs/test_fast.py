@@ -18,6 +18,12 @@ from tests.conftest import run
 
 pytest.importorskip("polars", reason="the fast parser (softgrad[fast]) is not installed")
 
+
+@pytest.fixture(autouse=True)
+def small_chunks_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fast, "MIN_BYTES", 0)
+
+
 K = 3
 LAYOUT = Layout(
     tuple([f"z{i}" for i in range(K)] + [f"t{i}" for i in range(K)] + [f"g{i}" for i in range(K)]),
@@ -116,6 +122,7 @@ def test_numbers_are_bit_identical_to_the_numpy_path(rows: list[list[str]]) -> N
         row[K : 2 * K] = [v.lstrip("-") for v in row[K : 2 * K]]  # targets >= 0 (mostly: -0 stays -0 free)
     data = "".join(",".join(r) + "\n" for r in rows).encode()
     with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(fast, "MIN_BYTES", 0)
         same(*both(data, mp))
 
 
@@ -123,6 +130,7 @@ def test_written_precision_is_the_same_on_both_paths(tmp_path: Path, monkeypatch
     f = tmp_path / "rounded.csv"
     lines = ["z0,z1,t0,t1,g0,g1"] + ["1.75,1.75,0,1,0.5,-0.5", "0.3,-1.2,1,0,-0.1824,0.1824"] * 3000
     f.write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(fast, "MIN_BYTES", 0)
     outs = []
     for value in ("0", "1"):
         monkeypatch.setenv(fast.SWITCH, value)
