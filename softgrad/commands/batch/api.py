@@ -28,12 +28,19 @@ def check_batch(
     batch_size: int | None = None,
     seed: int = 0,
     show: int = rules.DEFAULT_SHOW,
+    source: str = "<arrays>",
+    first_row: int = 1,
 ) -> BatchReport:
     """Check every row of (N, K) logits ``Z`` with targets ``T`` (or class ``labels``) and, optionally, the
     user's gradients ``G``; returns the same report ``softgrad batch`` prints.
 
     ``reduction``: what ``G`` holds per batch — ``"none"`` (per-row gradients), ``"mean"`` or ``"sum"``;
     ``batch_size``: rows per batch (default: all rows are one batch).
+
+    A part of a larger data set (a partition, a shard) is checked with ``source`` naming the data set and
+    ``first_row`` the number of its first row; the reports of the parts then combine with
+    ``report.merge(other)`` into exactly the report of all rows checked at once, as long as every part
+    holds whole batches (``batch_size`` rows each, the last part excepted).
     """
     z = np.asarray(Z, dtype=np.float64)
     if z.ndim != 2 or z.shape[1] < 2:
@@ -62,13 +69,14 @@ def check_batch(
         raise InputError("Z/T", "logits and targets must be finite and targets >= 0")
     opts = BatchOptions(temperature, dtype, rtol, atol, fd, reduction, seed)
     show = rules.whole_number("show", show)
+    first_row = rules.whole_number("first_row", first_row)
     if batch_size is not None:
         batch_size = rules.whole_number("batch_size", batch_size, 1)
-    summary = Summary("<arrays>", show=show)
+    summary = Summary(source, show=show)
     summary.k, summary.has_grad = k, g is not None
     summary.fd_mode = "/".join(fd_plan(fd, k))
-    step = batch_size or n
-    lines = np.arange(1, n + 1, dtype=np.int64)
+    step = batch_size or max(n, 1)
+    lines = np.arange(first_row, first_row + n, dtype=np.int64)
     for start in range(0, n, step):
         sl = slice(start, min(n, start + step))
         res = evaluate_rows(z[sl], t[sl], None if g is None else g[sl], opts, whole_batch=True)

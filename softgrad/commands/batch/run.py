@@ -104,7 +104,7 @@ def _fold(
     block: Block, res: RowResults | None, source: str, run: RunOptions, carried_names: Sequence[str]
 ) -> ChunkResult:
     """Summary, CSV lines (in line order, bad rows included) and failing rows of one checked block."""
-    summary = Summary(source, show=run.show)
+    summary = Summary(source, show=run.show, has_grad=block.g is not None)
     if res is not None:
         summary.add(res, block.lines, block.carried)
     summary.add_bad(block.bad)
