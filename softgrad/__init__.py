@@ -7,7 +7,7 @@
 """
 
 from softgrad.catalogue.mistakes import MISTAKES, Mistake
-from softgrad.commands.batch.api import check_batch
+from softgrad.commands.batch.api import check_batch, check_frame
 from softgrad.commands.batch.report import BatchReport
 from softgrad.commands.check.api import check
 from softgrad.commands.check.explain import ExplainReport, explain
@@ -46,6 +46,7 @@ __all__ = [
     "__version__",
     "check",
     "check_batch",
+    "check_frame",
     "check_layer",
     "explain",
     "explain_layer",

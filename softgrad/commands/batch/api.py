@@ -11,6 +11,7 @@ from softgrad.commands.batch.rows import BatchOptions, evaluate_rows
 from softgrad.commands.batch.summary import Summary, total_of
 from softgrad.core import fd_plan, rules
 from softgrad.errors import InputError
+from softgrad.inputs.rows import ReadOptions, layout_from_header
 
 
 def check_batch(
@@ -82,6 +83,36 @@ def check_batch(
         res = evaluate_rows(z[sl], t[sl], None if g is None else g[sl], opts, whole_batch=True)
         summary.add(res, lines[sl])
     return BatchReport((summary.report(),), total_of([summary]), settings(opts, batch_size))
+
+
+def check_frame(frame: Any, *, source: str = "<frame>", first_row: int = 1, **options: Any) -> BatchReport:
+    """:func:`check_batch` on a table whose columns are named as CSV headers are (``z0…``, ``t0…`` or
+    ``label``, ``g0…``): a pandas or polars DataFrame, a pyarrow Table or RecordBatch, or a dict of columns;
+    ``options`` are those of :func:`check_batch`. One partition of a Dask DataFrame, for example::
+
+        report = check_frame(partition, source="logs/*.parquet", first_row=offset + 1, batch_size=256)
+    """
+    names = [str(c) for c in getattr(frame, "column_names", None) or list(frame.keys() if isinstance(frame, dict)
+             else frame.columns)]  # fmt: skip
+    lay = layout_from_header(names, ReadOptions(), source)
+
+    def col(i: int) -> Any:
+        c = frame.column(names[i]) if hasattr(frame, "column") and not hasattr(frame, "iloc") else frame[names[i]]
+        return np.asarray(c.to_numpy() if hasattr(c, "to_numpy") else c, dtype=np.float64)
+
+    def cols(idx: tuple[int, ...]) -> Any:
+        n = len(col(lay.z[0]))
+        return np.column_stack([col(i) for i in idx]) if idx else np.empty((n, 0))
+
+    z = cols(lay.z)
+    g = cols(lay.g) if lay.g else None
+    if lay.t is not None:
+        return check_batch(z, cols(lay.t), g, source=source, first_row=first_row, **options)
+    assert lay.label is not None
+    labels = col(lay.label)
+    if not np.all(labels == np.round(labels)):
+        raise InputError(f"{source}: column {names[lay.label]!r}", "class indices must be whole numbers")
+    return check_batch(z, None, g, labels=labels.astype(np.int64), source=source, first_row=first_row, **options)
 
 
 def settings(opts: BatchOptions, batch_size: int | None) -> BatchSettings:
