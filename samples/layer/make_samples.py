@@ -59,4 +59,6 @@ course = make_network(X, W, None, None, label=y.tolist(), convention="row", reg=
 cf = forward(course)
 dW = MISTAKES["reg_gradient_missing"].layer_values(course, cf, backward(course, cf))
 assert dW is not None
-np.savez(HERE / "course_batch.npz", a=X, W=W, label=y, reg=np.array(0.1), convention=np.array("row"), dW=dW["dW"])
+np.savez(
+    HERE / "course_batch.npz", a=X, W=W, label=y, reg=np.array(0.1), convention=np.array("row"), dW=dW["dW"]
+)

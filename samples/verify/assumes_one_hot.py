@@ -1,6 +1,6 @@
 """The shortcut s − t, which is right only when the targets sum to 1.
 
-softgrad verify samples/verify/assumes_one_hot.py:grad   # FAIL: assumes_one_hot, exit 1
+    softgrad verify samples/verify/assumes_one_hot.py:grad   # FAIL: assumes_one_hot, exit 1
 """
 
 import numpy as np

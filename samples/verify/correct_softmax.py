@@ -1,6 +1,6 @@
 """A correct, stable softmax over the last axis, for one row (K,) or a batch (N, K).
 
-softgrad verify samples/verify/correct_softmax.py:softmax   # PASS, exit 0
+    softgrad verify samples/verify/correct_softmax.py:softmax   # PASS, exit 0
 """
 
 import numpy as np

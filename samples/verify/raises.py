@@ -1,6 +1,6 @@
 """A gradient that raises on every call: the sum is taken over an axis the arrays do not have.
 
-softgrad verify samples/verify/raises.py:grad   # FAIL: every case reports the AxisError, exit 1
+    softgrad verify samples/verify/raises.py:grad   # FAIL: every case reports the AxisError, exit 1
 """
 
 import numpy as np

@@ -1,6 +1,6 @@
 """A gradient summed over the classes: one number per example instead of one per logit.
 
-softgrad verify samples/verify/wrong_shape.py:grad   # FAIL: every case reports the shape, exit 1
+    softgrad verify samples/verify/wrong_shape.py:grad   # FAIL: every case reports the shape, exit 1
 """
 
 import numpy as np
