@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from typing import Any
 
 import numpy as np
@@ -29,11 +30,20 @@ _NUMBER_BYTES = b"0123456789+-.eE\n"
 MIN_BYTES = 2 << 20
 
 _polars: Any = None
+#: set in a process forked after polars was loaded: its thread pool did not survive the fork
+_forked = False
+
+
+def after_fork() -> None:
+    """Called in a forked worker: if polars was loaded before the fork, this process must not use it (its
+    threads are gone, its locks may be held), so its chunks take the numpy path."""
+    global _forked
+    _forked = "polars" in sys.modules
 
 
 def engine() -> str | None:
     """``"polars"`` when the fast parser is installed and not turned off, else None (the numpy path)."""
-    if os.environ.get(SWITCH, "").strip().lower() in ("0", "false", "no", "off"):
+    if _forked or os.environ.get(SWITCH, "").strip().lower() in ("0", "false", "no", "off"):
         return None
     if _polars is not None:
         return "polars"

@@ -138,3 +138,23 @@ def test_written_precision_is_the_same_on_both_paths(tmp_path: Path, monkeypatch
         outs.append(json.loads(r.stdout))
     assert outs[0] == outs[1]
     assert outs[0]["total"]["precision"]["within_precision_rows"] == 3000
+
+
+def test_workers_forked_after_polars_was_loaded_do_not_use_it(tmp_path: Path) -> None:
+    """polars' threads do not survive a fork: a worker forked after the parent loaded it takes the numpy
+    path (same report) instead of hanging."""
+    assert fast.parse_numbers(b"1,2\n", 2, ",") is not None  # polars loaded and its threads started here
+    f = tmp_path / "rows.csv"
+    row = "0.5,1.5,-0.25,0,1,0,0.2312,-0.3714,0.1402"
+    f.write_text("z0,z1,z2,t0,t1,t2,g0,g1,g2\n" + (row + "\n") * 4000)
+    from softgrad.commands.batch.rows import BatchOptions
+    from softgrad.commands.batch.run import RunOptions, run_batch
+    from softgrad.inputs.rows import ReadOptions
+
+    report = run_batch([str(f)], ReadOptions(chunk_bytes=8192), BatchOptions(), RunOptions(jobs=2)).report
+    assert report.total.rows == 4000
+    fast._forked = True
+    try:
+        assert fast.engine() is None
+    finally:
+        fast._forked = False

@@ -54,6 +54,7 @@ from softgrad.core.formulas import softmax, softmax_jacobian
 from softgrad.core.numbers import shortest
 from softgrad.core.rules import DEFAULT_SHOW
 from softgrad.errors import InputError
+from softgrad.inputs import fast
 from softgrad.inputs.arrays import read_npz
 from softgrad.inputs.columnar import EXTENSIONS as COLUMNAR
 from softgrad.inputs.columnar import read_columnar
@@ -604,6 +605,7 @@ def _worker_init(parent: int) -> None:
     dies with its parent, whatever kills the parent (even SIGKILL)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.setdefault("POLARS_MAX_THREADS", "1")  # the workers are the parallelism: one thread each
+    fast.after_fork()
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
     with contextlib.suppress(OSError, AttributeError):
