@@ -99,7 +99,8 @@ def bench_batch() -> None:
     """softgrad batch end to end against the numpy script a user would write and the parse-only floors,
     on the same generated files (17 significant digits, user gradients), in the same run.
 
-    BENCH_ROWS=N sets the rows of the K = 10 file (default 1,000,000; K = 100 gets N/10, K = 1000 N/100).
+    BENCH_ROWS=N sets the rows of the K = 10 file (default 1,000,000; K = 100 gets N/10, K = 1000 N/100);
+    BENCH_K=10,100 the cases run (default 10,100,1000).
     """
     import os
 
@@ -109,7 +110,10 @@ def bench_batch() -> None:
     rows10 = int(os.environ.get("BENCH_ROWS", "1000000"))
     floors = ["numpy.loadtxt"] + [e for e, m in (("polars", "polars"), ("pyarrow.csv", "pyarrow")) if _available(m)]
     fast = _available("polars")
+    ks = [int(k) for k in os.environ.get("BENCH_K", "10,100,1000").split(",")]
     for rows, k in ((rows10, 10), (max(1, rows10 // 10), 100), (max(1, rows10 // 100), 1000)):
+        if k not in ks:
+            continue
         path = make_csv(rows, k)
         size = path.stat().st_size / 1e6
         print(f"  K = {k:4d}, {rows:9,d} rows, {size:6.1f} MB:")
