@@ -61,7 +61,8 @@ def test_course_batch_is_the_row_convention_read_from_the_archive() -> None:
 
 
 def test_samples_are_what_the_generator_writes(tmp_path: object) -> None:
-    """samples/layer/make_samples.py regenerates the JSON samples byte for byte."""
+    """samples/layer/make_samples.py regenerates the JSON samples: the same keys, the same numbers to the last
+    digit or two (a matrix product's last bit depends on the BLAS and the machine)."""
     import runpy
     import shutil
     from pathlib import Path
@@ -72,4 +73,15 @@ def test_samples_are_what_the_generator_writes(tmp_path: object) -> None:
     runpy.run_path(str(target / "make_samples.py"), run_name="__main__")
     for name in EXPECTED:
         if name.endswith(".json"):
-            assert (target / name).read_text() == (LAYER / name).read_text(), name
+            made, kept = json.loads((target / name).read_text()), json.loads((LAYER / name).read_text())
+            assert _same_numbers(made, kept), name
+
+
+def _same_numbers(a: object, b: object) -> bool:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same_numbers(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same_numbers(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) and isinstance(b, float):
+        return abs(a - b) <= 1e-14 * max(abs(a), abs(b), 1e-300)
+    return a == b
