@@ -2,6 +2,7 @@
 
 python benchmarks/run.py            # everything
 python benchmarks/run.py startup    # one group
+BENCH_ROWS=100000 python benchmarks/run.py batch   # a quick run on smaller files
 """
 
 from __future__ import annotations
@@ -49,36 +50,7 @@ def bench_startup() -> None:
     print(f"  rich imported by `import softgrad.cli.app`: {'yes' if ' rich' in out else 'no'}")
 
 
-DATA = ROOT / "benchmarks" / "data"
-
-
-def make_file(rows: int, k: int, seed: int = 0) -> Path:
-    """A CSV of ``rows`` rows: z (6 significant digits, as logged), one-hot t, g (9 significant digits)."""
-    import numpy as np
-
-    from softgrad.core import fused_gradient
-
-    path = DATA / f"rows{rows}_k{k}.csv"
-    if path.exists():
-        return path
-    DATA.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    header = ",".join([f"z{i}" for i in range(k)] + [f"t{i}" for i in range(k)] + [f"g{i}" for i in range(k)])
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w") as fh:
-        fh.write(header + "\n")
-        step = max(1, 200_000 // k)
-        for start in range(0, rows, step):
-            n = min(step, rows - start)
-            z = np.array([f"{x:.6g}" for x in rng.normal(0, 3, n * k)], dtype=float).reshape(n, k)
-            t = np.eye(k)[rng.integers(0, k, n)]
-            g = fused_gradient(z, t)
-            np.savetxt(fh, np.hstack([z, t, g]), delimiter=",", fmt=["%.6g"] * k + ["%d"] * k + ["%.9g"] * k)
-    tmp.rename(path)
-    return path
-
-
-def run_measured(cmd: list[str]) -> tuple[float, float, int]:
+def run_measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int]:
     """(wall seconds, peak RSS in MB of the command and its worker processes, exit code).
 
     Each command runs under its own wrapper process, whose RUSAGE_CHILDREN then covers that command
@@ -93,28 +65,88 @@ def run_measured(cmd: list[str]) -> tuple[float, float, int]:
         "print(wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, rc)\n"
     )
     import json
+    import os
 
-    out = subprocess.run([sys.executable, "-c", wrapper, json.dumps(cmd)], capture_output=True, text=True, check=True)
+    full_env = {**os.environ, **(env or {})}
+    out = subprocess.run(
+        [sys.executable, "-c", wrapper, json.dumps(cmd)], capture_output=True, text=True, check=True, env=full_env
+    )
     wall, rss, rc = out.stdout.split()
     return float(wall), float(rss), int(rc)
 
 
+def _parse_only(engine: str, path: Path) -> list[str]:
+    code = {
+        "numpy.loadtxt": f"import numpy as np; np.loadtxt({str(path)!r}, delimiter=',', skiprows=1)",
+        "polars": f"import polars as pl; pl.read_csv({str(path)!r}, infer_schema=False, schema_overrides=None).shape",
+        "pyarrow.csv": f"import pyarrow.csv as c; c.read_csv({str(path)!r}).num_rows",
+    }[engine]
+    if engine == "polars":  # every column as float64, as softgrad reads them
+        code = (
+            f"import polars as pl; h = open({str(path)!r}).readline().strip().split(','); "
+            f"pl.read_csv({str(path)!r}, schema=dict.fromkeys(h, pl.Float64)).to_numpy()"
+        )
+    return [sys.executable, "-c", code]
+
+
+def _available(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
 def bench_batch() -> None:
-    """softgrad batch end to end against numpy.loadtxt alone, on the same files, in the same run."""
-    for rows, k in ((1_000_000, 10), (100_000, 100), (1_000, 1000)):
-        path = make_file(rows, k)
+    """softgrad batch end to end against the numpy script a user would write and the parse-only floors,
+    on the same generated files (17 significant digits, user gradients), in the same run.
+
+    BENCH_ROWS=N sets the rows of the K = 10 file (default 1,000,000; K = 100 gets N/10, K = 1000 N/100);
+    BENCH_K=10,100 the cases run (default 10,100,1000).
+    """
+    import os
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from make_data import make_csv
+
+    rows10 = int(os.environ.get("BENCH_ROWS", "1000000"))
+    floors = ["numpy.loadtxt"] + [e for e, m in (("polars", "polars"), ("pyarrow.csv", "pyarrow")) if _available(m)]
+    fast = _available("polars")
+    ks = [int(k) for k in os.environ.get("BENCH_K", "10,100,1000").split(",")]
+    for rows, k in ((rows10, 10), (max(1, rows10 // 10), 100), (max(1, rows10 // 100), 1000)):
+        if k not in ks:
+            continue
+        path = make_csv(rows, k)
         size = path.stat().st_size / 1e6
-        load = [sys.executable, "-c", f"import numpy as np; np.loadtxt({str(path)!r}, delimiter=',', skiprows=1)"]
-        lt_wall, lt_rss, _ = run_measured(load)
         print(f"  K = {k:4d}, {rows:9,d} rows, {size:6.1f} MB:")
-        speed = rows / lt_wall
-        print(f"    numpy.loadtxt alone            {lt_wall:7.2f} s  {speed:11,.0f} rows/s  peak RSS {lt_rss:6.0f} MB")
-        for label, extra in (("softgrad batch", []), ("softgrad batch --jobs 1", ["--jobs", "1"])):
-            wall, rss, rc = run_measured([SOFTGRAD, "batch", str(path), "--quiet", "--format", "json", *extra])
-            print(
-                f"    {label:30s} {wall:7.2f} s  {rows / wall:11,.0f} rows/s  peak RSS {rss:6.0f} MB"
-                f"  (exit {rc}; {lt_wall / wall:.2f}× loadtxt's speed)"
-            )
+        print(f"    {'command':44s} {'s':>7s}  {'rows/s':>11s}  {'peak MB':>7s}")
+        parse: dict[str, float] = {}
+
+        def line(label: str, cmd: list[str], env: dict[str, str] | None = None, n: int = rows) -> float:
+            wall, rss, rc = run_measured(cmd, env)
+            note = "" if rc in (0, 1) else f"  (exit {rc})"
+            print(f"    {label:44s} {wall:7.2f}  {n / wall:11,.0f}  {rss:7.0f}{note}")
+            return wall
+
+        for engine in floors:
+            parse[engine] = line(f"{engine}, parse only", _parse_only(engine, path))
+        script = line("numpy script (loadtxt + fused + isclose)", [sys.executable, str(ROOT / "benchmarks" /
+                      "user_script.py"), str(path), str(k)])  # fmt: skip
+        cmd = [SOFTGRAD, "batch", str(path), "--quiet", "--format", "json"]
+        runs = {}
+        for label, extra, env in (
+            ("softgrad batch (2 workers)", [], None),
+            ("softgrad batch --jobs 1", ["--jobs", "1"], None),
+            ("softgrad batch, SOFTGRAD_FAST=0 (2 workers)", [], {"SOFTGRAD_FAST": "0"}),
+            ("softgrad batch, SOFTGRAD_FAST=0 --jobs 1", ["--jobs", "1"], {"SOFTGRAD_FAST": "0"}),
+        ):
+            if env is None and not fast:
+                continue
+            runs[label] = line(label, [*cmd, *extra], env)
+        best = min(runs.values())
+        fastest = min(parse.values())
+        print(
+            f"    best softgrad batch: {script / best:.2f}× the numpy script's speed, "
+            f"{best / fastest:.2f}× the fastest parse-only time ({min(parse, key=parse.__getitem__)})"
+        )
 
 
 BENCHMARKS: dict[str, Callable[[], None]] = {"startup": bench_startup, "batch": bench_batch}

@@ -19,6 +19,7 @@ _PUBLIC = {
     "MISTAKES": "softgrad.catalogue.mistakes",
     "Mistake": "softgrad.catalogue.mistakes",
     "check_batch": "softgrad.commands.batch.api",
+    "check_frame": "softgrad.commands.batch.api",
     "BatchReport": "softgrad.commands.batch.report",
     "check": "softgrad.commands.check.api",
     "ExplainReport": "softgrad.commands.check.explain",
@@ -43,7 +44,7 @@ _PUBLIC = {
 
 if TYPE_CHECKING:
     from softgrad.catalogue.mistakes import MISTAKES, Mistake
-    from softgrad.commands.batch.api import check_batch
+    from softgrad.commands.batch.api import check_batch, check_frame
     from softgrad.commands.batch.report import BatchReport
     from softgrad.commands.check.api import check
     from softgrad.commands.check.explain import ExplainReport, explain
@@ -97,6 +98,7 @@ __all__ = [
     "__version__",
     "check",
     "check_batch",
+    "check_frame",
     "check_layer",
     "explain",
     "explain_layer",

@@ -33,3 +33,17 @@ def invoke() -> Callable[..., Result]:
 def run_json(*args: str) -> tuple[int, dict[str, Any]]:
     r = run(*args, "--format", "json")
     return r.exit_code, json.loads(r.stdout)
+
+
+@pytest.fixture(params=["numpy", "fast"])
+def both_readers(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test with the numpy-only CSV path (``SOFTGRAD_FAST=0``) and with the fast parser, when installed."""
+    if request.param == "numpy":
+        monkeypatch.setenv("SOFTGRAD_FAST", "0")
+    else:
+        pytest.importorskip("polars", reason="the fast parser (softgrad[fast]) is not installed")
+        monkeypatch.delenv("SOFTGRAD_FAST", raising=False)
+        from softgrad.inputs import fast
+
+        monkeypatch.setattr(fast, "MIN_BYTES", 0)  # small test inputs take the fast path too
+    return str(request.param)

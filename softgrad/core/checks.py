@@ -71,8 +71,8 @@ def check_rows(
     error estimate on top)."""
     with np.errstate(all="ignore"):
         s = softmax(z / temperature)
-        fused = fused_gradient(z, t, temperature)
-        chained = chained_gradient(z, t, temperature)
+        fused = fused_gradient(z, t, temperature, s)
+        chained = chained_gradient(z, t, temperature, s)
         unstable = np.any(unstable_targets(t, s, dtype), axis=1) | ~np.all(np.isfinite(chained), axis=1)
         imprecise = ~unstable & (row_max(excess(chained, fused, tol)) > 1)
         method, mode = fd_plan(fd, z.shape[1])

@@ -118,7 +118,11 @@ def finite_difference(
                 for c in (1.0, -1.0, 2.0, -2.0):
                     dj = d[j] + c * hj
                     shift = np.maximum(dj, 0.0)  # re-shift when the perturbed logit becomes the largest
-                    se_c = others * np.exp(-shift) + np.exp(dj - shift)
+                    # exp(-shift) is exactly 1 where there is no shift: computed only where there is one
+                    moved = np.flatnonzero(shift)
+                    rescale = others.copy()
+                    rescale[moved] *= np.exp(-shift[moved])
+                    se_c = rescale + np.exp(dj - shift)
                     evals.append(s_t * (shift + np.log(se_c)) - (td + tt[j] * c * hj))
                 d1 = (evals[0] - evals[1]) / (2 * h[j])
                 d2 = (evals[2] - evals[3]) / (4 * h[j])

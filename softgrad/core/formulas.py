@@ -60,9 +60,9 @@ def loss(z: Array, t: Array, temperature: float = 1.0) -> Array:
     return out
 
 
-def fused_gradient(z: Array, t: Array, temperature: float = 1.0) -> Array:
-    """The reference: ``(s·Σt − t) / τ`` with a stable softmax."""
-    s = softmax(z / temperature)
+def fused_gradient(z: Array, t: Array, temperature: float = 1.0, s: Array | None = None) -> Array:
+    """The reference: ``(s·Σt − t) / τ`` with a stable softmax (``s``: softmax(z/τ), if already computed)."""
+    s = softmax(z / temperature) if s is None else s
     out: Array = (s * np.sum(t, axis=-1, keepdims=True) - t) / temperature
     return out
 
@@ -96,14 +96,14 @@ def row_blocks(n: int, per_row: int, budget: int) -> Iterator[slice]:
         yield slice(start, min(n, start + step))
 
 
-def chained_gradient(z: Array, t: Array, temperature: float = 1.0) -> Array:
+def chained_gradient(z: Array, t: Array, temperature: float = 1.0, s: Array | None = None) -> Array:
     """``(−t/s) · J(s) / τ`` with the Jacobian built explicitly, the way it is derived by hand.
 
     The (rows, K, K) Jacobian is built in blocks of rows (and of Jacobian rows for large K), so memory
     stays bounded. Where ``s_k`` underflows to 0 for a ``t_k > 0`` the result is not finite: see
-    :func:`chained_instability`.
+    :func:`chained_instability`. ``s``: softmax(z/τ), if already computed.
     """
-    s = softmax(z / temperature)
+    s = softmax(z / temperature) if s is None else s
     g = dE_ds(t, s)
     n, k = s.shape
     out = np.empty_like(s)

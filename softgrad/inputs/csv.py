@@ -1,7 +1,8 @@
 """CSV / TSV rows for ``batch``, read in byte chunks cut at line ends.
 
-A chunk goes through a fast path (field counts checked with numpy, numbers parsed by ``numpy.loadtxt``) and,
-only if that fails, a precise per-line path that names every bad row and keeps the good ones.
+A chunk goes through a fast path (field counts checked with numpy, numbers parsed by the optional fast parser
+of :mod:`softgrad.inputs.fast` when it takes the chunk, else by ``numpy.loadtxt``) and, only if that fails, a
+precise per-line path that names every bad row and keeps the good ones.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 
 from softgrad.errors import InputError
 from softgrad.inputs import files
+from softgrad.inputs.fast import parse_numbers
 from softgrad.inputs.files import NPY_MAGIC, ZIP_MAGIC, decode, megabytes, open_input
 from softgrad.inputs.rows import (
     BadRow,
@@ -90,6 +92,10 @@ def _fast_parse(data: bytes, first_line: int, spec: RowSpec) -> Block | None:
     if sorted(lay.numeric) == list(range(ncols)):
         # Every column is parsed: the total count proves each line has ncols fields, since loadtxt rejects
         # a short line and a long line would need a short one to balance the total.
+        fast = parse_numbers(data, ncols, spec.delimiter)  # it checks the field counts itself
+        if fast is not None and fast.shape[0] == nlines:
+            arr = fast if list(lay.numeric) == list(range(ncols)) else fast[:, lay.numeric]
+            return to_block(arr, np.arange(first_line, first_line + nlines, dtype=np.int64), data, None, None, spec)
         if data.count(delim) != nlines * (ncols - 1):
             return None
     else:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from softgrad.commands.batch.report import BatchReport
+from softgrad.commands.batch.report import BATCH_MISTAKES, BatchReport
 from softgrad.commands.batch.summary import HIST_HI, HIST_LO
 from softgrad.core.tolerance import FORMULA
 from softgrad.render.layout import Cell, Document, Table, line, num
@@ -48,6 +48,7 @@ def batch_document(r: BatchReport, *, show_bad: int = 20) -> Document:
     for reason, count in total.unstable_reasons.items():
         doc.append(line(Cell("unstable: ", "warn"), f"{count} rows — {reason}"))
     doc.extend(_precision_lines(r))
+    doc.extend(_batch_level_lines(r))
     worst = total.worst_rows
     if worst:
         carried = sorted({k for w in worst for k in w.carried})
@@ -123,6 +124,20 @@ def _precision_lines(r: BatchReport) -> Document:
             )
         )
     return doc
+
+
+def _batch_level_lines(r: BatchReport) -> Document:
+    """Where the batch-level mistakes were not looked for (rows checked in streamed blocks)."""
+    n = r.total.rows_not_batch_checked
+    if not n:
+        return []
+    return [
+        line(
+            Cell("note: ", "warn"),
+            f"batch-level mistakes ({', '.join(BATCH_MISTAKES)}) were not looked for in {n} rows, checked in "
+            "streamed blocks rather than as one batch: --batch-size N looks for them in every batch of N rows",
+        )
+    ]
 
 
 def _histogram(hist: dict[str, int]) -> Document:

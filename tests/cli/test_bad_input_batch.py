@@ -51,6 +51,9 @@ CASES: list[tuple[str, tuple[str, ...], str]] = [
     ),
 ]
 
+#: every test here runs with the numpy-only CSV path and with the fast parser
+pytestmark = pytest.mark.usefixtures("both_readers")
+
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -190,3 +190,17 @@ def test_temperature_and_jacobian_arrays_are_honoured(tmp_path: Path) -> None:
     assert one_line(run("batch", str(f)).stderr) == (
         f"softgrad: error: {f}: array 'temperature': must be a finite number > 0, got -1.0 (row 2)"
     )
+
+
+def test_an_archive_of_a_zip_version_python_cannot_read_is_a_bad_input(tmp_path: Path) -> None:
+    buf = io.BytesIO()
+    np.savez(buf, z=np.zeros((2, 2)), t=np.eye(2))
+    data = bytearray(buf.getvalue())
+    cd = data.find(b"PK\x01\x02")
+    data[cd + 6 : cd + 8] = b"\xff\x00"  # version needed to extract: 25.5
+    f = tmp_path / "rows.npz"
+    f.write_bytes(bytes(data))
+    r = run("batch", str(f))
+    assert r.exit_code == 2
+    assert "zip file version 25.5" in r.stderr
+    assert "Traceback" not in r.stderr

@@ -15,6 +15,9 @@ from softgrad.inputs.rows import ReadOptions
 from tests.conftest import run, run_json
 from tests.inputs.special import one_line
 
+#: every test here runs with the numpy-only CSV path and with the fast parser
+pytestmark = pytest.mark.usefixtures("both_readers")
+
 
 @pytest.mark.parametrize(
     ("header", "message"),

@@ -11,6 +11,7 @@ from softgrad.commands.batch.rows import BatchOptions, evaluate_rows
 from softgrad.commands.batch.summary import Summary, total_of
 from softgrad.core import fd_plan, rules
 from softgrad.errors import InputError
+from softgrad.inputs.rows import ReadOptions, layout_from_header
 
 
 def check_batch(
@@ -28,12 +29,19 @@ def check_batch(
     batch_size: int | None = None,
     seed: int = 0,
     show: int = rules.DEFAULT_SHOW,
+    source: str = "<arrays>",
+    first_row: int = 1,
 ) -> BatchReport:
     """Check every row of (N, K) logits ``Z`` with targets ``T`` (or class ``labels``) and, optionally, the
     user's gradients ``G``; returns the same report ``softgrad batch`` prints.
 
     ``reduction``: what ``G`` holds per batch — ``"none"`` (per-row gradients), ``"mean"`` or ``"sum"``;
     ``batch_size``: rows per batch (default: all rows are one batch).
+
+    A part of a larger data set (a partition, a shard) is checked with ``source`` naming the data set and
+    ``first_row`` the number of its first row; the reports of the parts then combine with
+    ``report.merge(other)`` into exactly the report of all rows checked at once, as long as every part
+    holds whole batches (``batch_size`` rows each, the last part excepted).
     """
     z = np.asarray(Z, dtype=np.float64)
     if z.ndim != 2 or z.shape[1] < 2:
@@ -62,18 +70,49 @@ def check_batch(
         raise InputError("Z/T", "logits and targets must be finite and targets >= 0")
     opts = BatchOptions(temperature, dtype, rtol, atol, fd, reduction, seed)
     show = rules.whole_number("show", show)
+    first_row = rules.whole_number("first_row", first_row)
     if batch_size is not None:
         batch_size = rules.whole_number("batch_size", batch_size, 1)
-    summary = Summary("<arrays>", show=show)
+    summary = Summary(source, show=show)
     summary.k, summary.has_grad = k, g is not None
     summary.fd_mode = "/".join(fd_plan(fd, k))
-    step = batch_size or n
-    lines = np.arange(1, n + 1, dtype=np.int64)
+    step = batch_size or max(n, 1)
+    lines = np.arange(first_row, first_row + n, dtype=np.int64)
     for start in range(0, n, step):
         sl = slice(start, min(n, start + step))
         res = evaluate_rows(z[sl], t[sl], None if g is None else g[sl], opts, whole_batch=True)
         summary.add(res, lines[sl])
     return BatchReport((summary.report(),), total_of([summary]), settings(opts, batch_size))
+
+
+def check_frame(frame: Any, *, source: str = "<frame>", first_row: int = 1, **options: Any) -> BatchReport:
+    """:func:`check_batch` on a table whose columns are named as CSV headers are (``z0…``, ``t0…`` or
+    ``label``, ``g0…``): a pandas or polars DataFrame, a pyarrow Table or RecordBatch, or a dict of columns;
+    ``options`` are those of :func:`check_batch`. One partition of a Dask DataFrame, for example::
+
+        report = check_frame(partition, source="logs/*.parquet", first_row=offset + 1, batch_size=256)
+    """
+    names = [str(c) for c in getattr(frame, "column_names", None) or list(frame.keys() if isinstance(frame, dict)
+             else frame.columns)]  # fmt: skip
+    lay = layout_from_header(names, ReadOptions(), source)
+
+    def col(i: int) -> Any:
+        c = frame.column(names[i]) if hasattr(frame, "column") and not hasattr(frame, "iloc") else frame[names[i]]
+        return np.asarray(c.to_numpy() if hasattr(c, "to_numpy") else c, dtype=np.float64)
+
+    def cols(idx: tuple[int, ...]) -> Any:
+        n = len(col(lay.z[0]))
+        return np.column_stack([col(i) for i in idx]) if idx else np.empty((n, 0))
+
+    z = cols(lay.z)
+    g = cols(lay.g) if lay.g else None
+    if lay.t is not None:
+        return check_batch(z, cols(lay.t), g, source=source, first_row=first_row, **options)
+    assert lay.label is not None
+    labels = col(lay.label)
+    if not np.all(labels == np.round(labels)):
+        raise InputError(f"{source}: column {names[lay.label]!r}", "class indices must be whole numbers")
+    return check_batch(z, None, g, labels=labels.astype(np.int64), source=source, first_row=first_row, **options)
 
 
 def settings(opts: BatchOptions, batch_size: int | None) -> BatchSettings:

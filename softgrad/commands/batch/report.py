@@ -3,24 +3,42 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 
+from softgrad.catalogue.mistakes import MISTAKES
 from softgrad.core.numbers import json_float
+from softgrad.core.rules import DEFAULT_SHOW
 from softgrad.core.tolerance import Tolerance
+from softgrad.errors import InputError
 from softgrad.inputs.rows import BadRow
 
+#: The batch-level mistakes (looked for only where the rows are one whole batch).
+BATCH_MISTAKES = tuple(m.id for m in MISTAKES.batches())
 
-@dataclass(frozen=True, order=True)
+
+@dataclass(frozen=True)
 class WorstRow:
-    """A row among the worst (by relative error), with where it came from."""
+    """A row among the worst (by relative error), with where it came from. Rows rank by relative error,
+    then (equal errors) the earlier line first, so that the worst rows of any split of the rows are the same."""
 
     max_rel_err: float
-    line: int = field(compare=False)
-    source: str = field(compare=False)
-    status: str = field(compare=False)
-    max_abs_err: float = field(compare=False)
-    diagnosis: str | None = field(compare=False)
-    carried: dict[str, str] = field(compare=False, default_factory=dict)
+    line: int
+    source: str
+    status: str
+    max_abs_err: float
+    diagnosis: str | None
+    carried: dict[str, str] = field(default_factory=dict)
+
+    def rank(self) -> tuple[float, int, str]:
+        err = math.inf if math.isnan(self.max_rel_err) else self.max_rel_err
+        return (err, -self.line, self.source)
+
+    def __lt__(self, other: WorstRow) -> bool:
+        return self.rank() < other.rank()
+
+    def __gt__(self, other: WorstRow) -> bool:
+        return self.rank() > other.rank()
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -64,6 +82,55 @@ class FileReport:
     float32_rows: int = 0
     #: failing rows allowed no precision because their block has a value of 15+ significant digits
     full_precision_rows: int = 0
+    #: how many worst rows are kept
+    show: int = DEFAULT_SHOW
+    #: whole batches in which the batch-level mistakes were looked for
+    batches_checked: int = 0
+    #: rows with user gradients checked in streamed blocks, where the batch-level mistakes were not looked for
+    rows_not_batch_checked: int = 0
+
+    @property
+    def batch_level_note(self) -> str | None:
+        """Says where the batch-level mistakes were not looked for; None if they were everywhere."""
+        if not self.rows_not_batch_checked:
+            return None
+        return (
+            f"batch-level mistakes ({', '.join(BATCH_MISTAKES)}) not looked for in "
+            f"{self.rows_not_batch_checked} rows: they were checked in streamed blocks, not as one batch "
+            "(give the batch size to look for them in each batch)"
+        )
+
+    def merge(self, other: FileReport) -> FileReport:
+        """The report of both sets of rows, as if they had been checked in one run (same options)."""
+        if other.k is not None and self.k is not None and other.k != self.k:
+            raise InputError("reports", f"cannot merge a report of K = {other.k} into one of K = {self.k}")
+        counts = {key: self.counts.get(key, 0) + other.counts.get(key, 0) for key in {**self.counts, **other.counts}}
+        show = max(self.show, other.show)
+        worst = sorted((*self.worst_rows, *other.worst_rows), reverse=True)[:show]
+        bad = sorted((*self.bad_rows, *other.bad_rows), key=lambda b: (b.source, b.line))[:BAD_KEPT]
+        status = "bad" if counts["bad"] else "fail" if counts["fail"] else "unstable" if counts["unstable"] else "pass"
+        return replace(
+            self,
+            file=self.file if self.file == other.file else "total",
+            status=status,
+            k=self.k if self.k is not None else other.k,
+            rows=self.rows + other.rows,
+            counts=counts,
+            mistakes=sorted_counts(_add(self.mistakes, other.mistakes)),
+            ambiguous_rows=self.ambiguous_rows + other.ambiguous_rows,
+            unstable_reasons=_add(self.unstable_reasons, other.unstable_reasons),
+            histogram=_add(self.histogram, other.histogram),
+            worst_rows=tuple(worst),
+            bad_rows=tuple(bad),
+            finite_difference=self.finite_difference or other.finite_difference,
+            has_grad=self.has_grad or other.has_grad,
+            within_precision_rows=self.within_precision_rows + other.within_precision_rows,
+            float32_rows=self.float32_rows + other.float32_rows,
+            full_precision_rows=self.full_precision_rows + other.full_precision_rows,
+            show=show,
+            batches_checked=self.batches_checked + other.batches_checked,
+            rows_not_batch_checked=self.rows_not_batch_checked + other.rows_not_batch_checked,
+        )
 
     @property
     def float32_hint(self) -> bool:
@@ -90,7 +157,29 @@ class FileReport:
                 "full_precision_rows": self.full_precision_rows,
                 "float32_rows": self.float32_rows,
             },
+            "batch_level": {
+                "mistakes": list(BATCH_MISTAKES),
+                "batches_checked": self.batches_checked,
+                "rows_not_looked_for": self.rows_not_batch_checked,
+                "note": self.batch_level_note,
+            },
         }
+
+
+#: Bad rows kept in a report.
+BAD_KEPT = 1000
+
+
+def _add(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    out = dict(a)
+    for key, value in b.items():
+        out[key] = out.get(key, 0) + value
+    return out
+
+
+def sorted_counts(counts: dict[str, int]) -> dict[str, int]:
+    """Most frequent first; equal counts by name."""
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 @dataclass(frozen=True)
@@ -140,6 +229,22 @@ class BatchReport:
     @property
     def ok(self) -> bool:
         return self.status in ("pass", "unstable")
+
+    def merge(self, other: BatchReport) -> BatchReport:
+        """Both reports as one: the files of the same name merged (rows checked apart, e.g. the partitions
+        of a data set, add up exactly), the others listed, and the totals merged. The options must match."""
+        if other.options != self.options:
+            raise InputError("reports", "cannot merge reports checked with different options")
+        files = list(self.files)
+        names = [f.file for f in files]
+        for f in other.files:
+            if f.file in names:
+                i = names.index(f.file)
+                files[i] = files[i].merge(f)
+            else:
+                files.append(f)
+                names.append(f.file)
+        return BatchReport(tuple(files), self.total.merge(other.total), self.options, self.skip_bad or other.skip_bad)
 
     def to_dict(self) -> dict[str, object]:
         total = self.total.to_dict()

@@ -76,6 +76,8 @@ class RowResults:
     float32: NDArray[np.bool_] | None = None
     #: the block's gradients have a value of 15 or more significant digits: compared at full precision
     machine_written: bool = False
+    #: the rows were one whole batch with user gradients, so the batch-level mistakes were looked for
+    whole_batch: bool = False
 
 
 def diagnosis_name(code: int) -> str | None:
@@ -134,7 +136,18 @@ def evaluate_rows(z: Array, t: Array, g: Array | None, opts: BatchOptions, *, wh
     status = np.full(n, PASS, np.int8)
     status[unstable > 0] = UNSTABLE
     status[rc.fd_fail | user_fail] = FAIL
-    return RowResults(status, unstable, abs_err, rel_err, diagnosis, n_matches, within, float32, machine)
+    return RowResults(
+        status,
+        unstable,
+        abs_err,
+        rel_err,
+        diagnosis,
+        n_matches,
+        within,
+        float32,
+        machine,
+        whole_batch and g is not None,
+    )
 
 
 def _within_precision(

@@ -54,7 +54,10 @@ from softgrad.core.formulas import softmax, softmax_jacobian
 from softgrad.core.numbers import shortest
 from softgrad.core.rules import DEFAULT_SHOW
 from softgrad.errors import InputError
+from softgrad.inputs import fast
 from softgrad.inputs.arrays import read_npz
+from softgrad.inputs.columnar import EXTENSIONS as COLUMNAR
+from softgrad.inputs.columnar import read_columnar
 from softgrad.inputs.csv import CsvReader, open_csv, parse_chunk
 from softgrad.inputs.files import GZIP_MAGIC, ZIP_MAGIC, open_input, printable
 from softgrad.inputs.jsonl import read_jsonl
@@ -63,7 +66,7 @@ from softgrad.inputs.rows import Block, ReadOptions, RowSpec
 #: Failing rows listed per file in JUnit output.
 JUNIT_CAP = 100
 #: The input formats batch reads (``--input-format``); tsv is csv with tabs.
-INPUT_FORMATS = ("csv", "tsv", "jsonl", "npz")
+INPUT_FORMATS = ("csv", "tsv", "jsonl", "npz", "parquet", "arrow")
 
 Progress = Callable[[int, int | None], None]
 Note = Callable[[str], None]
@@ -104,7 +107,7 @@ def _fold(
     block: Block, res: RowResults | None, source: str, run: RunOptions, carried_names: Sequence[str]
 ) -> ChunkResult:
     """Summary, CSV lines (in line order, bad rows included) and failing rows of one checked block."""
-    summary = Summary(source, show=run.show)
+    summary = Summary(source, show=run.show, has_grad=block.g is not None)
     if res is not None:
         summary.add(res, block.lines, block.carried)
     summary.add_bad(block.bad)
@@ -380,7 +383,7 @@ def run_batch(
                 fr.summary.has_grad = reader.spec.layout.g is not None
                 chunks = _csv_results(reader, opts, run, carried_names, pool, batched)
             else:
-                chunks = _array_results(path, kind, opts, run, carried_names, batched, fr.summary)
+                chunks = _array_results(path, kind, read, opts, run, carried_names, batched, fr.summary)
             for chunk, nbytes in chunks:
                 fr.summary.merge(chunk.summary)
                 fr.failing.extend(chunk.failing[: max(0, JUNIT_CAP - len(fr.failing))])
@@ -413,6 +416,8 @@ def _nothing_to_check(kind: str) -> str:
         return "has no rows to check (its arrays have 0 rows)"
     if kind == "jsonl":
         return "has no rows to check (only blank lines)"
+    if kind in COLUMNAR:
+        return "has no rows to check"
     return "has no rows to check (only a header and blank lines)"
 
 
@@ -455,6 +460,9 @@ def input_kind(path: str, read: ReadOptions) -> str:
     low = path.lower().removesuffix(".gz")
     if low.endswith(".npz"):
         return "npz"
+    for kind, extensions in COLUMNAR.items():
+        if low.endswith(extensions):
+            return kind
     if low.endswith((".jsonl", ".ndjson")):
         return "jsonl"
     if low.endswith((".csv", ".tsv", ".tab", ".txt")):
@@ -481,6 +489,10 @@ def _sniff(path: str) -> str:
             head = fh.read(64)
     if head[:4] == ZIP_MAGIC:
         return "npz"
+    if head[:4] == b"PAR1":
+        return "parquet"
+    if head[:6] == b"ARROW1":
+        return "arrow"
     return "jsonl" if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{" else "csv"
 
 
@@ -592,6 +604,8 @@ def _worker_init(parent: int) -> None:
     """In each worker: Ctrl-C is the parent's to report; SIGTERM and SIGHUP end the worker; and the worker
     dies with its parent, whatever kills the parent (even SIGKILL)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ.setdefault("POLARS_MAX_THREADS", "1")  # the workers are the parallelism: one thread each
+    fast.after_fork()
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
     with contextlib.suppress(OSError, AttributeError):
@@ -680,6 +694,7 @@ def _csv_results(
 def _array_results(
     path: str,
     kind: str,
+    read: ReadOptions,
     opts: BatchOptions,
     run: RunOptions,
     carried_names: Sequence[str],
@@ -687,8 +702,8 @@ def _array_results(
     summary: Summary,
 ) -> Iterator[tuple[ChunkResult, int]]:
     source = "<stdin>" if path == "-" else path
-    gen = read_npz(path) if kind == "npz" else read_jsonl(path)
-    if kind == "npz":  # binary arrays carry every bit: compared at the tolerance alone, never to "decimals"
+    gen = read_npz(path) if kind == "npz" else read_jsonl(path) if kind == "jsonl" else read_columnar(path, kind, read)
+    if kind != "jsonl":  # binary arrays carry every bit: compared at the tolerance alone, never to "decimals"
         opts = dataclasses.replace(opts, written=None)
     ks: list[int] = []
 

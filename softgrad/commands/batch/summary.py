@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from softgrad.commands.batch.report import FileReport, WorstRow
+from softgrad.commands.batch.report import BAD_KEPT, FileReport, WorstRow, sorted_counts
 from softgrad.commands.batch.rows import STATUS_NAMES, UNSTABLE_REASONS, RowResults, diagnosis_name
 from softgrad.core import Array
 from softgrad.core.rules import DEFAULT_SHOW
@@ -26,7 +26,7 @@ class Summary:
 
     source: str
     show: int = DEFAULT_SHOW
-    keep_bad: int = 1000
+    keep_bad: int = BAD_KEPT
     rows: int = 0
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUS_NAMES, 0))
     mistakes: dict[str, int] = field(default_factory=dict)
@@ -44,11 +44,19 @@ class Summary:
     float32: int = 0
     #: failing rows allowed no precision: their block has a value of 15+ significant digits (machine-written)
     full_precision: int = 0
+    #: whole batches in which the batch-level mistakes were looked for
+    batches: int = 0
+    #: rows with user gradients checked in streamed blocks, where batch-level mistakes were not looked for
+    unbatched: int = 0
 
     def add(self, res: RowResults, lines: NDArray[np.int64], carried: Sequence[dict[str, str]] | None = None) -> None:
         """Fold one block of row results in."""
         n = len(res.status)
         self.rows += n
+        if res.whole_batch:
+            self.batches += 1
+        elif self.has_grad:
+            self.unbatched += n
         for code, name in enumerate(STATUS_NAMES[:3]):
             self.counts[name] += int(np.count_nonzero(res.status == code))
         for code in np.unique(res.diagnosis):
@@ -69,7 +77,8 @@ class Summary:
                 )
         self.histogram += histogram(res.max_rel_err)
         if self.show > 0 and n:
-            top = np.argsort(-np.nan_to_num(res.max_rel_err, nan=np.inf), kind="stable")[: self.show]
+            # the worst first; among equal errors the earliest line (the order WorstRow ranks them in)
+            top = np.lexsort((lines, -np.nan_to_num(res.max_rel_err, nan=np.inf)))[: self.show]
             for i in top:
                 row = WorstRow(
                     float(res.max_rel_err[i]),
@@ -82,7 +91,7 @@ class Summary:
                 )
                 if len(self.worst) < self.show:
                     heapq.heappush(self.worst, row)
-                elif row.max_rel_err > self.worst[0].max_rel_err:
+                elif row > self.worst[0]:
                     heapq.heapreplace(self.worst, row)
 
     def add_bad(self, bad: Sequence[BadRow]) -> None:
@@ -108,8 +117,10 @@ class Summary:
         for row in other.worst:
             if len(self.worst) < self.show:
                 heapq.heappush(self.worst, row)
-            elif row.max_rel_err > self.worst[0].max_rel_err:
+            elif row > self.worst[0]:
                 heapq.heapreplace(self.worst, row)
+        self.batches += other.batches
+        self.unbatched += other.unbatched
         self.bad.extend(other.bad[: max(0, self.keep_bad - len(self.bad))])
         self.k = self.k or other.k
         self.has_grad = self.has_grad or other.has_grad
@@ -134,7 +145,7 @@ class Summary:
             k=self.k,
             rows=self.rows + self.counts["bad"],
             counts=dict(self.counts),
-            mistakes=dict(sorted(self.mistakes.items(), key=lambda kv: -kv[1])),
+            mistakes=sorted_counts(self.mistakes),
             ambiguous_rows=self.ambiguous,
             unstable_reasons=dict(self.unstable_reasons),
             histogram=histogram_dict(self.histogram),
@@ -145,6 +156,9 @@ class Summary:
             within_precision_rows=self.within_precision,
             float32_rows=self.float32,
             full_precision_rows=self.full_precision,
+            show=self.show,
+            batches_checked=self.batches,
+            rows_not_batch_checked=self.unbatched,
         )
 
 

@@ -163,7 +163,14 @@ def test_chunked_and_unchunked_reports_are_identical(tmp_path: Path) -> None:
     whole = report(1 << 30, 1)
     small = report(4096, 1)
     parallel = report(4096, 2)
+    levels = []
+    for r in (whole, small, parallel):
+        for part in (r["total"], *r["files"]):  # type: ignore[misc]
+            levels.append(part.pop("batch_level"))
     assert whole == small == parallel
+    # one chunk is one whole batch; streamed blocks are not, and the report says so
+    assert [(lv["batches_checked"], lv["rows_not_looked_for"]) for lv in levels] == [(1, 0)] * 2 + [(0, n)] * 4
+    assert "not looked for in 3000 rows" in levels[2]["note"]
     total = whole["total"]
     assert isinstance(total, dict)
     assert total["mistakes"] == {"no_jacobian": len(range(0, n, 97))}
