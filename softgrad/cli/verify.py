@@ -9,8 +9,9 @@ from typing import Any
 
 import click
 
+from softgrad.cli.completion import complete_target, function_location
 from softgrad.cli.options import output_options
-from softgrad.cli.output import emit, write_output
+from softgrad.cli.output import ci_summary, emit
 from softgrad.commands.verify.kinds import (
     BACKWARD_INPUTS,
     DEFAULT_TRIALS,
@@ -39,7 +40,8 @@ Kinds (--kind, detected from the signature when it is unambiguous):
 
 \b
 Each failing case names the catalogued mistake its numbers match and gives the exposing input as a
-ready-to-run 'softgrad check' command. --format junit writes JUnit XML (a testcase per case) for CI.
+ready-to-run 'softgrad check' command. --format junit writes JUnit XML (a testcase per case);
+github (annotations at your function), markdown and html are for CI too.
 
 \b
 Exit codes: 0 every case passes, 1 a case fails (wrong numbers, an exception, a wrong shape),
@@ -60,7 +62,7 @@ Examples:
 @click.command(
     "verify", help=VERIFY_HELP, short_help="Check your own gradient, Jacobian, softmax or backward function."
 )
-@click.argument("target", metavar="TARGET")
+@click.argument("target", metavar="TARGET", shell_complete=complete_target)
 @click.option("--kind", type=click.Choice(KINDS), default=None, help="What the function computes [default: detected].")
 @click.option(
     "--layout",
@@ -124,7 +126,7 @@ Examples:
     metavar="N",
     help="Failing cases shown in full in the table (all are in --format json).",
 )
-@output_options(["table", "json", "junit"])
+@output_options(["table", "json", "junit", "github", "markdown", "html"])
 def verify_cmd(target: str, show: int, fmt: str, output: str | None, no_color: bool, **options: Any) -> int:
     from softgrad.commands.verify.api import verify
     from softgrad.commands.verify.loader import target_file
@@ -132,12 +134,15 @@ def verify_cmd(target: str, show: int, fmt: str, output: str | None, no_color: b
     with contextlib.redirect_stdout(sys.stderr):  # what the user's code prints is talk, not data
         report = verify(target, options.pop("kind"), **options)
     sources = [p for p in (target_file(target),) if p]
+    where = function_location(target)
+    ci = ci_summary(report, sources, show=show, where=where)
     if fmt == "junit":
         from softgrad.render.verify_junit import render_junit
 
-        write_output(render_junit(report), output, sources)
+        emit({}, list, fmt, output, no_color, sources, text=render_junit(report, where), ci=ci, show=show)
     else:
         from softgrad.render.verify_doc import verify_document
 
-        emit(report.to_dict(), lambda: verify_document(report, show), fmt, output, no_color, sources)
+        doc = lambda: verify_document(report, show)  # noqa: E731
+        emit(report.to_dict(), doc, fmt, output, no_color, sources, ci=ci, show=show)
     return exit_code(report.status)
