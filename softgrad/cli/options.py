@@ -260,7 +260,22 @@ def _verbosity(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
         if level and (level > 0) != (step > 0):
             raise click.UsageError("--quiet and --verbose cannot be given together", ctx)
         ctx.meta[META_VERBOSITY] = step
+        if step > 0:
+            _tell_settings(ctx)
     return value
+
+
+def _tell_settings(ctx: click.Context) -> None:
+    """With --verbose: the settings of this command that came from a file or the environment (stderr)."""
+    from softgrad.cli.output import say
+
+    obj = ctx.find_root().obj
+    settings = obj.get("settings", []) if isinstance(obj, dict) else []
+    mine = [s for s in settings if s.command == ctx.info_name and s.source != "default"]
+    for s in mine:
+        say(f"softgrad: setting {s.key.replace('_', '-')} = {s.value} (from {s.source})")
+    if not mine:
+        say("softgrad: settings: all defaults or the command line (see 'softgrad config')")
 
 
 def talk_options(f: Callable[..., Any]) -> Callable[..., Any]:
