@@ -38,7 +38,9 @@ a run in which no row could be checked is 2), 130 Ctrl-C, 141 broken pipe, 143 S
 \b
 Examples:
   softgrad batch samples/batch/mixed.csv
-  softgrad batch logs/*.csv --format junit --output report.xml
+  softgrad batch logs/*.csv --format junit --output report.xml --junit-cases 20
+  softgrad batch logs/*.csv --format github --summary        # annotations + job summary
+  softgrad batch logs/*.csv --format html -o softgrad.html    # a page to keep as a CI artifact
   softgrad batch rows.tsv --no-header --k 10 --label-column
   softgrad batch grads.csv --reduction mean --batch-size 32
   softgrad batch rows.csv.gz --jobs 2

@@ -24,6 +24,7 @@ Examples:
   softgrad check --z 1.75 1.75 --t 0 1 --grad 0.25 -0.25 --rule-out
   softgrad check --z 2 0.5 -1 --label 1 --grad "tensor([0.7856, -0.8247, 0.0391])"
   softgrad check --case samples/worked_example.json --format json
+  softgrad check --z 1.75 1.75 --t 0 1 --grad 6.125 2.625 --format github --summary
 """
 
 FD_HELP = (

@@ -256,10 +256,15 @@ def _meta(key: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
 def _verbosity(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     if value:
         step = 1 if param.name == "verbose" else -1
+        given = ctx.get_parameter_source(param.name or "") == click.core.ParameterSource.COMMANDLINE
         level = ctx.meta.get(META_VERBOSITY, 0)
         if level and (level > 0) != (step > 0):
-            raise click.UsageError("--quiet and --verbose cannot be given together", ctx)
+            if given and ctx.meta.get(META_VERBOSITY + ".given"):
+                raise click.UsageError("--quiet and --verbose cannot be given together", ctx)
+            if not given:  # a setting: the command line's choice stands
+                return value
         ctx.meta[META_VERBOSITY] = step
+        ctx.meta[META_VERBOSITY + ".given"] = given
         if step > 0:
             _tell_settings(ctx)
     return value
@@ -270,7 +275,9 @@ def _tell_settings(ctx: click.Context) -> None:
     from softgrad.cli.output import say
 
     obj = ctx.find_root().obj
-    settings = obj.get("settings", []) if isinstance(obj, dict) else []
+    if not isinstance(obj, dict) or "settings" not in obj:  # a value being checked, not a run
+        return
+    settings = obj["settings"]
     mine = [s for s in settings if s.command == ctx.info_name and s.source != "default"]
     for s in mine:
         say(f"softgrad: setting {s.key.replace('_', '-')} = {s.value} (from {s.source})")

@@ -56,6 +56,7 @@ Examples:
   softgrad verify mypkg.layers:softmax_backward --kind backward --trials 100 --seed 7
   softgrad verify model.py:grad --reduction sum --format json | jq .diagnosis
   softgrad verify model.py:grad --format junit -o verify.xml
+  softgrad verify model.py:grad --format github --summary       # annotations at your def line
 """
 
 

@@ -129,3 +129,12 @@ def test_config_table_and_unknown_command(project: Path) -> None:
     r = run("config", "nosuch")
     assert r.exit_code == 2
     assert "no command 'nosuch'" in r.stderr
+
+
+def test_quiet_and_verbose_as_settings(project: Path) -> None:
+    (project / "softgrad.toml").write_text("verbose = true\n")
+    r = run("check", "--z", "1", "2", "--t", "0", "1")
+    assert r.exit_code == 0
+    assert r.stderr == "softgrad: setting verbose = True (from ../../softgrad.toml)\n"
+    r = run("check", "--z", "1", "2", "--t", "0", "1", "-q")
+    assert (r.exit_code, r.stderr) == (0, "")
