@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 from typing import Any
 
@@ -137,13 +138,10 @@ def verify_cmd(target: str, show: int, fmt: str, output: str | None, no_color: b
     sources = [p for p in (target_file(target),) if p]
     where = function_location(target)
     ci = ci_summary(report, sources, show=show, where=where)
-    if fmt == "junit":
-        from softgrad.render.verify_junit import render_junit
+    from softgrad.render.verify_doc import verify_document
+    from softgrad.render.verify_junit import render_junit
 
-        emit({}, list, fmt, output, no_color, sources, text=render_junit(report, where), ci=ci, show=show)
-    else:
-        from softgrad.render.verify_doc import verify_document
-
-        doc = lambda: verify_document(report, show)  # noqa: E731
-        emit(report.to_dict(), doc, fmt, output, no_color, sources, ci=ci, show=show)
+    text = render_junit(report, where) if fmt == "junit" else None
+    document = functools.partial(verify_document, report, show)  # built only for the table
+    emit(report.to_dict(), document, fmt, output, no_color, sources, text, ci=ci, show=show)
     return exit_code(report.status)

@@ -176,3 +176,31 @@ def test_summary_appends_to_the_step_summary(tmp_path: Path, monkeypatch: pytest
     r = run("check", "--z", "1", "2", "--t", "0", "1", "--summary")
     assert r.exit_code == 0
     assert "GITHUB_STEP_SUMMARY is not set" in r.stderr
+
+
+def test_hostile_file_names_and_ids_stay_one_annotation_each(tmp_path: Path) -> None:
+    path = tmp_path / "we,ird:na%me\n.csv"
+    path.write_text("z0,z1,t0,t1,g0,g1,id\n1,2,0,1,5,5,x::y%0A\n1,2,0,1,6,5,a|b*c*\n")
+    r = run("batch", str(path), "--format", "github")
+    assert r.exit_code == 1
+    found = _commands(r.stdout)
+    assert len(found) == 2
+    assert "we%2Cird%3Ana%25me\\x0a.csv,line=" in found[0].group(2)  # the newline shown, never raw
+    assert found[1].group(3).endswith("[id=x::y%250A]")
+    md = run("batch", str(path), "--format", "markdown").stdout
+    html = MarkdownIt("commonmark").enable("table").render(md)
+    assert "<td>a|b*c*</td>" in html
+
+
+def test_explain_refuses_the_ci_formats() -> None:
+    r = run("layer", "--case", str(SAMPLES / "layer" / "wrong_dW.json"), "--explain", "--format", "github")
+    assert r.exit_code == 2
+    assert "--explain writes table or json, not github" in r.stderr
+
+
+def test_check_github_names_the_case_file() -> None:
+    case = str(SAMPLES / "worked_example_jacobian_at_logits.json")
+    r = run("check", "--case", case, "--format", "github")
+    assert r.exit_code == 1
+    (m,) = _commands(r.stdout)
+    assert m.group(2).startswith(f"file={escape_property(case)},title=")
