@@ -26,9 +26,10 @@ from typing import Any
 import pytest
 
 from softgrad.commands.verify.report import VerifyReport
+from softgrad.commands.verify.weights_report import WeightsReport
 
 _RESULTS = pytest.StashKey[list[dict[str, Any]]]()
-_REPORT = pytest.StashKey[VerifyReport]()
+_REPORT = pytest.StashKey[VerifyReport | WeightsReport]()
 _MARKER = (
     "softgrad(fn, kind=None, **options): verify fn (a callable, 'file.py:func' or 'module:func') with "
     "softgrad.verify before the test body runs; options are verify's keywords (reduction, rtol, ...)"
@@ -53,7 +54,7 @@ def pytest_configure(config: pytest.Config) -> None:
         results: list[dict[str, Any]] = []
         config.stash[_RESULTS] = results
 
-        def record(test: str | None, report: VerifyReport) -> None:
+        def record(test: str | None, report: VerifyReport | WeightsReport) -> None:
             results.append(
                 {
                     "test": test or os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0] or None,
@@ -65,7 +66,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.add_cleanup(lambda: testing.RECORDERS.remove(record))
 
 
-def _verify(item: pytest.Item) -> VerifyReport | None:
+def _verify(item: pytest.Item) -> VerifyReport | WeightsReport | None:
     marker = item.get_closest_marker("softgrad")
     if marker is None:
         return None
@@ -90,7 +91,7 @@ def pytest_runtest_call(item: pytest.Item) -> None:
 
 
 @pytest.fixture
-def softgrad_report(request: pytest.FixtureRequest) -> VerifyReport:
+def softgrad_report(request: pytest.FixtureRequest) -> VerifyReport | WeightsReport:
     """The report of the test's ``@pytest.mark.softgrad`` verification (run now, if it has not been)."""
     __tracebackhide__ = True
     item: pytest.Item = request.node

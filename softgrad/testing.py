@@ -14,13 +14,13 @@ with the diagnosed mistake and the exposing input.
 
 There is one helper per verify kind: :func:`assert_softmax_ce_grad` (``f(z, t) -> dE/dz``),
 :func:`assert_softmax_jacobian` (``f(s) -> ds/dz``), :func:`assert_softmax` (``f(z) -> s``),
-:func:`assert_softmax_backward` (``f(s, g) -> J(s)ᵀ·g``), :func:`assert_loss_backward` (``f(s, t) -> dE/dz``)
-and :func:`assert_backward` (either, detected). They raise :class:`AssertionError` (so they work under any
-test runner) with a message written for Python (``rtol=1e-4``, not ``--rtol 1e-4``) that ends with the
-reproducing Python calls, and return the :class:`softgrad.VerifyReport` when the function passes. With the
-pytest plugin installed (it is, with softgrad), ``@pytest.mark.softgrad(...)`` and
-``pytest --softgrad-report=FILE`` need no import at all.
-"""
+:func:`assert_softmax_backward` (``f(s, g) -> J(s)ᵀ·g``), :func:`assert_loss_backward` (``f(s, t) -> dE/dz``),
+:func:`assert_backward` (either, detected), and for layer code :func:`assert_layer_weights` (``f(W, X, y, reg)
+-> (loss, dW)``) and :func:`assert_loss_and_grad` (``f(params, X, y, reg) -> (loss, grads)``). They raise
+:class:`AssertionError` (so they work under any test runner) with a message written for Python (``rtol=1e-4``,
+not ``--rtol 1e-4``) that ends with the reproducing Python calls, and return the
+:class:`softgrad.VerifyReport` when the function passes. With the pytest plugin installed (it is, with
+softgrad), ``@pytest.mark.softgrad(...)`` and ``pytest --softgrad-report=FILE`` need no import at all."""
 
 from __future__ import annotations
 
@@ -31,9 +31,10 @@ from typing import Any
 from softgrad.commands.verify.api import verify
 from softgrad.commands.verify.kinds import DEFAULT_TRIALS
 from softgrad.commands.verify.report import CaseResult, VerifyReport
+from softgrad.commands.verify.weights_report import WeightsReport
 
 #: Called with (test id or None, report) after every verification (the pytest plugin's --softgrad-report).
-RECORDERS: list[Callable[[str | None, VerifyReport], None]] = []
+RECORDERS: list[Callable[[str | None, VerifyReport | WeightsReport], None]] = []
 
 #: Command-line options as the Python keywords they are (in failure messages).
 _KEYWORDS = ("rtol", "atol", "kind", "layout", "reduction", "jacobian-input", "backward-input", "trials", "seed")
@@ -91,36 +92,90 @@ def python_call(name: str, c: CaseResult) -> str | None:
     return f"{name}({', '.join(a for a in args if a is not None)})"
 
 
-def _message(report: VerifyReport, options: dict[str, Any]) -> str:
+def _message(report: VerifyReport | WeightsReport, options: dict[str, Any]) -> str:
     from softgrad.render.plain import render_plain
-    from softgrad.render.verify_doc import failure_summary
 
-    text = pythonic(render_plain(failure_summary(report)).rstrip())
-    name = report.target.rpartition(":")[2].rpartition(".")[2] or "fn"
+    if isinstance(report, WeightsReport):
+        from softgrad.render.verify_weights_doc import verify_weights_document
+
+        text = pythonic(render_plain(verify_weights_document(report, 1)).rstrip())
+    else:
+        from softgrad.render.verify_doc import failure_summary
+
+        text = pythonic(render_plain(failure_summary(report)).rstrip())
     import inspect
 
+    name = report.target.rpartition(":")[2].rpartition(".")[2] or "fn"
     defaults = {k: p.default for k, p in inspect.signature(verify).parameters.items()}
     shown = ", ".join(f"{k}={v!r}" for k, v in options.items() if v != defaults.get(k))
     lines = [text, "reproduce in Python:", "    import numpy as np, softgrad"]
     lines.append(f"    softgrad.verify({name}, {report.kind!r}{', ' + shown if shown else ''})")
-    first = report.failed[0] if report.failed else None
+    first = report.failed[0] if isinstance(report, VerifyReport) and report.failed else None
     call = python_call(name, first) if first is not None else None
-    if call is not None:
-        lines.append(f"    {call}  # the first failing case: {first.name if first else ''}")
+    if call is not None and first is not None:
+        lines.append(f"    {call}  # the first failing case: {first.name}")
     return "\n".join(lines)
 
 
 def verify_and_assert(
     fn: Callable[..., Any] | str, kind: str | None, *, test: str | None = None, **options: Any
-) -> VerifyReport:
+) -> VerifyReport | WeightsReport:
     """Run :func:`softgrad.verify` and raise :class:`AssertionError` unless every case passes."""
     __tracebackhide__ = True
-    report = verify(fn, kind, **options)
+    report: VerifyReport | WeightsReport = verify(fn, kind, **options)
     for record in RECORDERS:
         record(test, report)
     if not report.ok:
         raise AssertionError(_message(report, options))
     return report
+
+
+def _softmax_kind(fn: Callable[..., Any] | str, kind: str, **options: Any) -> VerifyReport:
+    __tracebackhide__ = True
+    report = verify_and_assert(fn, kind, **options)
+    assert isinstance(report, VerifyReport)
+    return report
+
+
+def _layer_kind(fn: Callable[..., Any] | str, kind: str, **options: Any) -> WeightsReport:
+    __tracebackhide__ = True
+    report = verify_and_assert(fn, kind, **options)
+    assert isinstance(report, WeightsReport)
+    return report
+
+
+def assert_layer_weights(
+    fn: Callable[..., Any] | str,
+    *,
+    reg_convention: str = "auto",
+    labels: str = "auto",
+    trials: int = DEFAULT_TRIALS,
+    seed: int = 0,
+    rtol: float | None = None,
+    atol: float | None = None,
+) -> WeightsReport:
+    """Assert that ``fn(W, X, y, reg) -> (loss, dW)`` — a softmax classifier's loss and weight gradient —
+    is right (``softgrad verify --kind weights``); ``reg_convention`` and ``labels`` as there."""
+    __tracebackhide__ = True
+    options = {"reg_convention": reg_convention, "labels": labels, "trials": trials, "seed": seed}
+    return _layer_kind(fn, "weights", **options, rtol=rtol, atol=atol)
+
+
+def assert_loss_and_grad(
+    fn: Callable[..., Any] | str,
+    *,
+    case: str | None = None,
+    labels: str = "auto",
+    trials: int = DEFAULT_TRIALS,
+    seed: int = 0,
+    rtol: float | None = None,
+    atol: float | None = None,
+) -> WeightsReport:
+    """Assert that ``fn(params, X, y, reg) -> (loss, grads)`` — a network's loss and the gradient of every
+    parameter — is right (``softgrad verify --kind loss-and-grad``); ``case``: a case file of arguments."""
+    __tracebackhide__ = True
+    options = {"case": case, "labels": labels, "trials": trials, "seed": seed}
+    return _layer_kind(fn, "loss-and-grad", **options, rtol=rtol, atol=atol)
 
 
 def assert_softmax_ce_grad(
@@ -148,7 +203,7 @@ def assert_softmax_ce_grad(
         "rtol": rtol,
         "atol": atol,
     }
-    return verify_and_assert(fn, "grad", **options)
+    return _softmax_kind(fn, "grad", **options)
 
 
 def assert_softmax_jacobian(
@@ -169,7 +224,7 @@ def assert_softmax_jacobian(
     """
     __tracebackhide__ = True
     options: dict[str, Any] = {"layout": layout, "jacobian_input": jacobian_input, "trials": trials, "seed": seed}
-    return verify_and_assert(fn, "jacobian", **options, rtol=rtol, atol=atol)
+    return _softmax_kind(fn, "jacobian", **options, rtol=rtol, atol=atol)
 
 
 def assert_softmax(
@@ -184,7 +239,7 @@ def assert_softmax(
     """Assert that ``fn(z)`` returns s = softmax(z) along the last axis (stable for large logits too)."""
     __tracebackhide__ = True
     options: dict[str, Any] = {"layout": layout, "trials": trials, "seed": seed, "rtol": rtol, "atol": atol}
-    return verify_and_assert(fn, "softmax", **options)
+    return _softmax_kind(fn, "softmax", **options)
 
 
 def assert_backward(
@@ -203,7 +258,7 @@ def assert_backward(
     from its parameter name, else whichever it passes with)."""
     __tracebackhide__ = True
     options = {"backward_input": backward_input, "reduction": reduction, "layout": layout}
-    return verify_and_assert(fn, "backward", **options, trials=trials, seed=seed, rtol=rtol, atol=atol)
+    return _softmax_kind(fn, "backward", **options, trials=trials, seed=seed, rtol=rtol, atol=atol)
 
 
 def assert_softmax_backward(

@@ -103,3 +103,13 @@ def test_a_helper_for_every_kind() -> None:
     assert assert_loss_backward(loss_backward, trials=1).input == "targets"
     with pytest.raises(AssertionError, match="reduction="):
         assert_loss_backward(loss_backward, reduction="sum", trials=0)
+
+
+def test_layer_code_helpers() -> None:
+    from softgrad.testing import assert_layer_weights, assert_loss_and_grad
+
+    assert assert_layer_weights(f"{VERIFY / 'weights_correct.py'}:softmax_loss_naive", trials=1).ok
+    with pytest.raises(AssertionError, match="reg_gradient_factor") as exc:
+        assert_layer_weights(f"{VERIFY / 'weights_reg_missing_2.py'}:softmax_loss_vectorized", trials=1)
+    assert "softgrad.verify(softmax_loss_vectorized, 'weights', trials=1)" in str(exc.value)
+    assert assert_loss_and_grad(f"{VERIFY / 'two_layer_correct.py'}", trials=1).ok

@@ -3,7 +3,8 @@
 
 A layer entry's function takes the network (row form, see :mod:`softgrad.core.layer`), its forward pass
 and the right gradients, and returns the wrong values it produces, by quantity (``delta``, ``dW``, ``db``,
-``da``, ``delta_h``, ``dW_h``, ``db_h``, and the intermediate ``sigma_prime``) in the row form — or None where
+``da``, ``delta_h``, ``dW_h``, ``db_h``, the intermediate ``sigma_prime``, and for the loss-value entries
+``loss``, a 0-d array: see :data:`LOSS`) in the row form — or None where
 the mistake cannot arise in that network (no hidden layer, no bias, no regulariser, shapes that do not
 allow it). Where a mistake replaces an intermediate, the right formulas carry it on
 (:func:`softgrad.core.layer.backward`). Formulas are written in the column convention (``z = W a + b``).
@@ -23,6 +24,9 @@ from softgrad.core.layer import Forward, Gradients, Network, backward, sigma_pri
 LAYER_STEPS = ("forward", "delta", "dW", "db", "da", "sigma_prime", "delta_h", "dW_h", "db_h")
 
 Values = dict[str, Array] | None
+#: The quantity of the entries that make the loss value wrong (``verify --kind weights`` checks the loss a
+#: ``softmax_loss(W, X, y, reg)`` returns; ``softgrad layer`` takes no loss).
+LOSS = "loss"
 
 
 def _present(values: dict[str, Array | None]) -> dict[str, Array]:
@@ -142,6 +146,18 @@ def _reg_gradient_missing(net: Network, fwd: Forward, ref: Gradients) -> Values:
 
 def _reg_gradient_factor(net: Network, fwd: Forward, ref: Gradients) -> Values:
     return _reg_gradient(net, ref, 1.0 if net.reg_convention == "full" else 2.0)
+
+
+def _loss_not_mean(net: Network, fwd: Forward, ref: Gradients) -> Values:
+    if net.reduction != "mean" or net.n < 2:
+        return None
+    return {"loss": np.array(float(np.sum(fwd.losses)) + fwd.reg_loss)}
+
+
+def _loss_reg_missing(net: Network, fwd: Forward, ref: Gradients) -> Values:
+    if net.reg == 0 or fwd.reg_loss == 0:
+        return None
+    return {"loss": np.array(fwd.data_loss)}
 
 
 def _reg_on_bias(net: Network, fwd: Forward, ref: Gradients) -> Values:
@@ -288,6 +304,26 @@ LAYER_MISTAKES: list[Mistake] = [
         scope="layer",
         step="db",
         quantities=("db", "db_h"),
+    ),
+    Mistake(
+        "loss_not_mean",
+        "the loss summed over the examples, not averaged (its gradient is a mean)",
+        "L = Σ_n CE(z_n, t_n) + R   (instead of (1/N)·Σ_n CE(z_n, t_n) + R)",
+        "a batch of N >= 2 examples with a mean loss (the loss value, as softmax_loss(W, X, y, reg) returns it)",
+        _loss_not_mean,
+        scope="layer",
+        step="forward",
+        quantities=("loss",),
+    ),
+    Mistake(
+        "loss_reg_missing",
+        "the regulariser left out of the loss value",
+        "L = (1/N)·Σ_n CE(z_n, t_n)   (without + reg·‖W‖² or ½·reg·‖W‖²)",
+        "reg ≠ 0 and W ≠ 0 (the loss value, as softmax_loss(W, X, y, reg) returns it)",
+        _loss_reg_missing,
+        scope="layer",
+        step="forward",
+        quantities=("loss",),
     ),
 ]
 

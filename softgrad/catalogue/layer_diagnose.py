@@ -16,6 +16,7 @@ import numpy as np
 
 from softgrad.catalogue.diagnose import REFERENCE, SEPARATION, Match, match_ratio
 from softgrad.catalogue.entry import Scale
+from softgrad.catalogue.layer import LOSS
 from softgrad.catalogue.mistakes import MISTAKES
 from softgrad.core import Array
 from softgrad.core.layer import (
@@ -469,8 +470,8 @@ def layer_mistake_at(mistake_id: str, net: Network | None = None) -> LayerMistak
         if not values:
             continue
         shown: list[tuple[str, Array, Array]] = []
-        for q in QUANTITIES:
-            right = ref.get(q)
+        for q in (*QUANTITIES, LOSS):
+            right = np.array(fwd.loss) if q == LOSS else ref.get(q)
             if q not in values or right is None:
                 continue
             wrong_user = user_layout(other, q, values[q])

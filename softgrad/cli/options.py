@@ -58,6 +58,9 @@ OPTION_FOR = {
     "delta_h": "--delta-h",
     "dW_h": "--dW-h",
     "db_h": "--db-h",
+    # softgrad verify --kind weights / loss-and-grad
+    "labels": "--labels",
+    "case": "--case",
 }
 
 

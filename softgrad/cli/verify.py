@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -22,7 +23,9 @@ from softgrad.commands.verify.kinds import (
     MAX_TRIALS,
     REDUCTIONS,
 )
+from softgrad.commands.verify.weights import LABEL_CHOICES, REG_CONVENTION_CHOICES
 from softgrad.errors import exit_code
+from softgrad.render.layout import Document
 from softgrad.render.verify_doc import DEFAULT_SHOW
 
 VERIFY_HELP = """Check your own function: import it and run it on a battery of inputs chosen to expose the
@@ -38,6 +41,11 @@ Kinds (--kind, detected from the signature when it is unambiguous):
   jacobian  f(s) -> ds/dz = diag(s) − s sᵀ, (K, K) or (N, K, K); or f(z), taking the softmax itself
   softmax   f(z) -> s = softmax(z)
   backward  f(s, g) -> J(s)ᵀ·g for an upstream gradient g = dE/ds, or f(s, t) -> dE/dz
+  weights   f(W, X, y, reg) -> (loss, dW) or dW: a softmax classifier's loss, W (D, C), X (N, D),
+            y (N,) class indices or (N, C) one-hot; dW and the loss checked against the reference
+  loss-and-grad  f(params, X, y[, reg]) -> (loss, grads) (a two-layer network's dict of gradients), or
+            any f(...) -> (loss, grads) with --case ARGS.json: every gradient against finite
+            differences of its own loss
 
 \b
 Each failing case names the catalogued mistake its numbers match and gives the exposing input as a
@@ -58,11 +66,17 @@ Examples:
   softgrad verify model.py:grad --reduction sum --format json | jq .diagnosis
   softgrad verify model.py:grad --format junit -o verify.xml
   softgrad verify model.py:grad --format github --summary       # annotations at your def line
+  softgrad verify samples/verify/weights_correct.py:softmax_loss_naive        # kind weights, detected
+  softgrad verify samples/verify/weights_reg_missing_2.py:softmax_loss_vectorized   # reg_gradient_factor
+  softgrad verify samples/verify/two_layer_bug_W2.py:two_layer_loss            # kind loss-and-grad
+  softgrad verify net.py:loss --kind loss-and-grad --case args.json
 """
 
 
 @click.command(
-    "verify", help=VERIFY_HELP, short_help="Check your own gradient, Jacobian, softmax or backward function."
+    "verify",
+    help=VERIFY_HELP,
+    short_help="Check your own gradient, Jacobian, softmax, backward or layer-loss function.",
 )
 @click.argument("target", metavar="TARGET", shell_complete=complete_target)
 @click.option("--kind", type=click.Choice(KINDS), default=None, help="What the function computes [default: detected].")
@@ -96,6 +110,28 @@ Examples:
     show_default=True,
     help="The second argument of a backward function: upstream = dE/ds, or targets t; auto: from its "
     "parameter name, else whichever it passes with.",
+)
+@click.option(
+    "--reg-convention",
+    type=click.Choice(REG_CONVENTION_CHOICES),
+    default="auto",
+    show_default=True,
+    help="--kind weights: the loss's regulariser, full = reg·‖W‖² (gradient 2·reg·W) or half = ½·reg·‖W‖² "
+    "(reg·W); auto: read from the loss it returns at reg = 0 and reg ≠ 0.",
+)
+@click.option(
+    "--labels",
+    type=click.Choice(LABEL_CHOICES),
+    default="auto",
+    show_default=True,
+    help="--kind weights: y as class indices (N,) or one-hot (N, C); auto: whichever it takes.",
+)
+@click.option(
+    "--case",
+    metavar="FILE",
+    default=None,
+    help="--kind loss-and-grad: a JSON object of the function's arguments by parameter name (nested objects "
+    "for dict parameters; a list of objects for several cases) [default: generated for f(params, X, y, reg)].",
 )
 @click.option(
     "--trials",
@@ -132,16 +168,24 @@ Examples:
 def verify_cmd(target: str, show: int, fmt: str, output: str | None, no_color: bool, **options: Any) -> int:
     from softgrad.commands.verify.api import verify
     from softgrad.commands.verify.loader import target_file
+    from softgrad.commands.verify.weights_report import WeightsReport
 
     with contextlib.redirect_stdout(sys.stderr):  # what the user's code prints is talk, not data
         report = verify(target, options.pop("kind"), **options)
-    sources = [p for p in (target_file(target),) if p]
+    sources = [p for p in (target_file(target), options.get("case")) if p]
     where = function_location(target)
     ci = ci_summary(report, sources, show=show, where=where)
-    from softgrad.render.verify_doc import verify_document
-    from softgrad.render.verify_junit import render_junit
+    document: Callable[[], Document]
+    if isinstance(report, WeightsReport):
+        from softgrad.render.verify_weights_doc import render_weights_junit, verify_weights_document
 
-    text = render_junit(report, where) if fmt == "junit" else None
-    document = functools.partial(verify_document, report, show)  # built only for the table
+        text = render_weights_junit(report) if fmt == "junit" else None
+        document = functools.partial(verify_weights_document, report, show)
+    else:
+        from softgrad.render.verify_doc import verify_document
+        from softgrad.render.verify_junit import render_junit
+
+        text = render_junit(report, where) if fmt == "junit" else None
+        document = functools.partial(verify_document, report, show)  # built only for the table
     emit(report.to_dict(), document, fmt, output, no_color, sources, text, ci=ci, show=show)
     return exit_code(report.status)

@@ -16,6 +16,7 @@ from softgrad.commands.batch.summary import HIST_HI, HIST_LO
 from softgrad.commands.check.report import CheckReport
 from softgrad.commands.layer.report import LayerReport
 from softgrad.commands.verify.report import CaseResult, VerifyReport
+from softgrad.commands.verify.weights_report import WeightsCaseResult, WeightsReport
 from softgrad.render.layout import num
 from softgrad.render.verify_junit import case_message
 
@@ -188,6 +189,56 @@ def _check_failure(r: CheckReport, name: str) -> str:
     return f"{name} disagrees with the fused formula" + (f" (max rel err {num(c.max_rel_err, 3)})" if c else "")
 
 
+def _weights_case_err(c: WeightsCaseResult) -> float | None:
+    errs = [q.max_rel_err for q in c.checks if q.max_rel_err is not None]
+    return max(errs) if errs else None
+
+
+def _weights_case_message(c: WeightsCaseResult) -> str:
+    if c.status == "error":
+        return c.error or "error"
+    parts = []
+    for q in c.checks:
+        if not q.ok:
+            what = f"{q.matches[0]}: {MISTAKES[q.matches[0]].title}" if q.matches else "wrong"
+            parts.append(f"{q.name} {what} (max rel err {num(q.max_rel_err, 3)})")
+    return "; ".join(parts) or "wrong"
+
+
+def weights_summary(r: WeightsReport, show: int, where: tuple[str, int] | None) -> CiSummary:
+    """The layer-code kinds of verify (weights, loss-and-grad): counts per case status and per diagnosed
+    mistake, the failing cases worst first, an annotation at the function per failing case."""
+    n = r.counts()
+    failed = sorted(r.failed, key=lambda c: -(_weights_case_err(c) or math.inf))
+    mistakes = Counter(q.matches[0] for c in r.cases for q in c.checks if not q.ok and q.matches)
+    rows = tuple((c.name, c.status, num(_weights_case_err(c), 3), _weights_case_message(c)) for c in failed[:show])
+    file, line = where if where else (None, None)
+    title = f"softgrad verify {r.target}"
+    notes = tuple(Annotation("error", f"{c.name}: {_weights_case_message(c)}", file, line, title) for c in failed)
+    hist: Counter[str] = Counter()
+    for c in r.cases:
+        err = _weights_case_err(c)
+        key = decade(err) if err is not None else None
+        if key is not None:
+            hist[key] += 1
+    return CiSummary(
+        "verify",
+        r.target,
+        r.status,
+        r.verdict,
+        "cases",
+        {k: n[k] for k in ("pass", "fail", "error")},
+        dict(mistakes.most_common()),
+        ("case", "status", "max rel err", "what"),
+        rows,
+        notes,
+        0,
+        (f"softgrad verify {r.target} --kind {r.kind}",),
+        dict(hist),
+        r.notes,
+    )
+
+
 def check_summary(r: CheckReport, source: str | None) -> CiSummary:
     """One annotation per failed check (and a warning per unstable path)."""
     failures = [_check_failure(r, f) for f in r.failures]
@@ -267,6 +318,8 @@ def summary_of(report: object, *, show: int, where: tuple[str, int] | None, sour
         return batch_summary(report, show)
     if isinstance(report, VerifyReport):
         return verify_summary(report, show, where)
+    if isinstance(report, WeightsReport):
+        return weights_summary(report, show, where)
     if isinstance(report, CheckReport):
         return check_summary(report, source)
     if isinstance(report, LayerReport):

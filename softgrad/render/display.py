@@ -93,6 +93,12 @@ def _verify(r: Any) -> Document:
     return verify_document(r)
 
 
+def _verify_weights(r: Any) -> Document:
+    from softgrad.render.verify_weights_doc import verify_weights_document
+
+    return verify_weights_document(r)
+
+
 def _layer(r: Any) -> Document:
     from softgrad.render.layer_doc import layer_document
 
@@ -113,12 +119,14 @@ def install() -> None:
     from softgrad.commands.layer.explain import LayerExplainReport
     from softgrad.commands.layer.report import LayerReport
     from softgrad.commands.verify.report import VerifyReport
+    from softgrad.commands.verify.weights_report import WeightsReport
 
     for cls, builder in (
         (CheckReport, _check),
         (ExplainReport, _explain),
         (BatchReport, _batch),
         (VerifyReport, _verify),
+        (WeightsReport, _verify_weights),
         (LayerReport, _layer),
         (LayerExplainReport, _layer_explain),
     ):

@@ -342,6 +342,7 @@ def layer_mistake_document(m: Mistake, at: LayerMistakeAt) -> Document:
         "delta_h": "δ_h",
         "dW_h": "∂L/∂W_h",
         "db_h": "∂L/∂b_h",
+        "loss": "L",
     }
     doc: Document = [
         line(Cell(m.id, "head"), f" — {m.title}"),

@@ -177,3 +177,28 @@ def test_every_test_the_readme_guarantees_name_exists() -> None:
     }
     assert len(named) > 60
     assert sorted(named - defined) == []
+
+
+@pytest.mark.parametrize(("sig", "code", "said"), [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated")])
+def test_a_signal_while_softgrad_is_still_importing_numpy_is_quiet(sig: str, code: int, said: str) -> None:
+    """Ctrl-C in the tenths of a second the command spends importing numpy and its commands: the documented exit
+    code and one line, not a traceback from inside an import."""
+    import subprocess
+    import sys
+
+    # the signal arrives exactly while numpy is being imported: a finder on sys.meta_path sends it
+    script = (
+        "import os, signal, sys\n"
+        "class Finder:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name == 'numpy': os.kill(os.getpid(), signal.{sig})\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, Finder())\n"
+        "from softgrad.__main__ import run\n"
+        "sys.argv = ['softgrad', 'check', '--z', '1.75', '1.75', '--t', '0', '1']\n"
+        "sys.exit(run())\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == code, proc.stderr
+    assert proc.stderr == f"softgrad: {said}\n"
+    assert proc.stdout == ""

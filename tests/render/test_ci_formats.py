@@ -204,3 +204,16 @@ def test_check_github_names_the_case_file() -> None:
     assert r.exit_code == 1
     (m,) = _commands(r.stdout)
     assert m.group(2).startswith(f"file={escape_property(case)},title=")
+
+
+def test_layer_code_kinds_in_the_ci_formats() -> None:
+    target = str(SAMPLES / "verify" / "weights_reg_missing_2.py") + ":softmax_loss_vectorized"
+    r = run("verify", target, "--trials", "1", "--format", "github", "--show", "1")
+    assert r.exit_code == 1
+    (m,) = _commands(r.stdout)
+    assert "dW reg_gradient_factor" in m.group(3)
+    assert m.group(2).startswith("file=")
+    md = run("verify", target, "--trials", "1", "--format", "markdown").stdout
+    assert "table_open" in _markdown(md)
+    page = run("verify", target, "--trials", "1", "--format", "html").stdout
+    assert "<svg" in page

@@ -16,7 +16,7 @@ exception out of here (Ctrl-C excepted). Nothing here prints or exits.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -36,9 +36,11 @@ from softgrad.commands.verify.kinds import (
     has_reduction,
     probe_one_parameter,
 )
+from softgrad.commands.verify.layer_code import layer_kind, verify_layer_code
 from softgrad.commands.verify.report import VerifyReport
 from softgrad.commands.verify.session import InProcessSession
 from softgrad.commands.verify.user_code import CHANGED, UserFunction, article, source_file
+from softgrad.commands.verify.weights_report import WeightsReport
 from softgrad.core import rules
 from softgrad.core.tolerance import DTYPES, tolerance_for
 from softgrad.errors import InputError
@@ -121,6 +123,45 @@ def _input_reason(chosen: Run, readings: list[str], given: bool) -> str:
     )
 
 
+@overload
+def verify(
+    fn: Callable[..., Any] | str,
+    kind: Literal["grad", "jacobian", "softmax", "backward"],
+    *,
+    layout: str = "auto",
+    reduction: str = "mean",
+    jacobian_input: str = "auto",
+    backward_input: str = "auto",
+    trials: int = DEFAULT_TRIALS,
+    seed: int = 0,
+    rtol: float | None = None,
+    atol: float | None = None,
+    reg_convention: str = "auto",
+    labels: str = "auto",
+    case: str | None = None,
+) -> VerifyReport: ...
+
+
+@overload
+def verify(
+    fn: Callable[..., Any] | str,
+    kind: Literal["weights", "loss-and-grad"],
+    *,
+    layout: str = "auto",
+    reduction: str = "mean",
+    jacobian_input: str = "auto",
+    backward_input: str = "auto",
+    trials: int = DEFAULT_TRIALS,
+    seed: int = 0,
+    rtol: float | None = None,
+    atol: float | None = None,
+    reg_convention: str = "auto",
+    labels: str = "auto",
+    case: str | None = None,
+) -> WeightsReport: ...
+
+
+@overload
 def verify(
     fn: Callable[..., Any] | str,
     kind: str | None = None,
@@ -133,7 +174,28 @@ def verify(
     seed: int = 0,
     rtol: float | None = None,
     atol: float | None = None,
-) -> VerifyReport:
+    reg_convention: str = "auto",
+    labels: str = "auto",
+    case: str | None = None,
+) -> VerifyReport | WeightsReport: ...
+
+
+def verify(
+    fn: Callable[..., Any] | str,
+    kind: str | None = None,
+    *,
+    layout: str = "auto",
+    reduction: str = "mean",
+    jacobian_input: str = "auto",
+    backward_input: str = "auto",
+    trials: int = DEFAULT_TRIALS,
+    seed: int = 0,
+    rtol: float | None = None,
+    atol: float | None = None,
+    reg_convention: str = "auto",
+    labels: str = "auto",
+    case: str | None = None,
+) -> VerifyReport | WeightsReport:
     """Check the user's function against the reference on the battery and ``trials`` random cases.
 
     ``fn`` is a callable or a target ``"PATH.py:FUNC"`` / ``"package.module:FUNC"`` (imported: that runs
@@ -142,6 +204,12 @@ def verify(
     ``"row"``, ``"batch"``, ``"both"`` or ``"auto"``. ``reduction``: ``"mean"`` or ``"sum"`` over the rows
     of a batch gradient. ``jacobian_input``: ``"s"``, ``"z"`` or ``"auto"``; ``backward_input``:
     ``"upstream"``, ``"targets"`` or ``"auto"``. ``rtol``/``atol`` override the per-dtype tolerances.
+
+    Layer code (:mod:`softgrad.commands.verify.layer_code`; a :class:`WeightsReport`): ``kind="weights"``
+    for ``f(W, X, y, reg) -> (loss, dW)`` or ``dW`` (``reg_convention``: ``"auto"`` reads it from the loss,
+    or ``"full"``/``"half"``; ``labels``: ``"auto"``, ``"indices"`` or ``"one-hot"``), ``kind="loss-and-grad"``
+    for ``f(params…) -> (loss, grads)`` (``case``: a JSON file of its arguments); both detected from the
+    signature when kind is None.
 
     Whatever the function raises or returns becomes a failed case in the report. Raises
     :class:`softgrad.InputError` for a bad target, bad options, or a kind that cannot be detected.
@@ -159,7 +227,26 @@ def verify(
     else:
         raise InputError("fn", f"expected a function, got {article(type(fn).__name__)}")
     user = UserFunction(func, user_file, dict(np.geterr()), InProcessSession(func, target, user_file))
+    layer = layer_kind(user.session, kind)
     with np.errstate(all="ignore"):  # softgrad's own arithmetic; the user's calls get their own back
+        if layer is not None:
+            for name, default in (("layout", "auto"), ("reduction", "mean"), ("jacobian_input", "auto")):
+                if options[name] != default:
+                    raise InputError(name, f"applies to the dE/dz kinds, not to kind {layer[0]}")
+            if backward_input != "auto":
+                raise InputError("backward_input", f"applies to the dE/dz kinds, not to kind {layer[0]}")
+            return verify_layer_code(
+                user.session,
+                *layer,
+                errstate=user.errstate,
+                trials=trials,
+                seed=seed,
+                rtol=rtol,
+                atol=atol,
+                reg_convention=reg_convention,
+                labels=labels,
+                case=case,
+            )
         return _verify(user, target, kind, options)
 
 

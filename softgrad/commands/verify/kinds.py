@@ -15,7 +15,8 @@ from softgrad.commands.verify.cases import Case, battery
 from softgrad.commands.verify.user_code import UserFunction, returned, shape_of, shape_text
 from softgrad.core import Array, dE_ds, fused_gradient, rules, softmax, softmax_jacobian
 
-KINDS = ("grad", "jacobian", "softmax", "backward")
+#: the last two are layer code (see :mod:`softgrad.commands.verify.layer_code`)
+KINDS = ("grad", "jacobian", "softmax", "backward", "weights", "loss-and-grad")
 LAYOUTS = ("auto", "row", "batch", "both")
 #: A batch gradient of a loss is the gradient of its mean or its sum (verify has no per-row "none").
 REDUCTIONS = tuple(r for r in rules.REDUCTIONS if r != "none")

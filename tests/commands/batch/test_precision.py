@@ -93,3 +93,19 @@ def test_float32_gradients_get_the_hint(tmp_path: Path) -> None:
     _, d = run_json("batch", str(f))
     assert d["files"][0]["precision"]["float32_rows"] == d["total"]["counts"]["fail"]
     assert run("batch", str(f), "--dtype", "float32").exit_code == 0
+
+
+def test_rounded_gradients_in_an_npz_are_compared_exactly(tmp_path: Path) -> None:
+    """Binary arrays carry every bit: a gradient rounded to 4 decimals and stored in .npz is wrong, not
+    'right to the decimals it was written with'."""
+    ref = fused_gradient(Z, T, 1.0)
+    f = tmp_path / "rounded.npz"
+    np.savez(f, z=Z, t=T, grad=np.round(ref, 4))
+    code, d = run_json("batch", str(f))
+    assert code == 1
+    assert d["total"]["counts"]["fail"] == 4
+    assert d["files"][0]["precision"]["within_precision_rows"] == 0
+    exact = tmp_path / "exact.npz"
+    np.savez(exact, z=Z, t=T, grad=ref)
+    code, d = run_json("batch", str(exact))
+    assert code == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from tests.conftest import SAMPLES, run
@@ -61,7 +62,8 @@ def test_course_batch_is_the_row_convention_read_from_the_archive() -> None:
 
 
 def test_samples_are_what_the_generator_writes(tmp_path: object) -> None:
-    """samples/layer/make_samples.py regenerates the JSON samples byte for byte."""
+    """samples/layer/make_samples.py regenerates the JSON samples: the same keys, the same values up to the last
+    bit or two (a matrix product's last bit depends on the BLAS numpy was built with)."""
     import runpy
     import shutil
     from pathlib import Path
@@ -72,4 +74,10 @@ def test_samples_are_what_the_generator_writes(tmp_path: object) -> None:
     runpy.run_path(str(target / "make_samples.py"), run_name="__main__")
     for name in EXPECTED:
         if name.endswith(".json"):
-            assert (target / name).read_text() == (LAYER / name).read_text(), name
+            made, kept = json.loads((target / name).read_text()), json.loads((LAYER / name).read_text())
+            assert made.keys() == kept.keys(), name
+            for key in kept:
+                if isinstance(kept[key], str):
+                    assert made[key] == kept[key], (name, key)
+                else:
+                    np.testing.assert_allclose(made[key], kept[key], rtol=1e-14, atol=1e-15, err_msg=f"{name}: {key}")
