@@ -202,7 +202,7 @@ def effective(
             if callable(value):
                 value = value()
             if not isinstance(value, (bool, int, float, str)):  # click's "no default" marker
-                value = None
+                value = False if opt.is_flag else None
             report.append(Setting(name, key, value, source))
     return default_map, report
 

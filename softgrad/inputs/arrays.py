@@ -92,7 +92,7 @@ def load_npz(path: str) -> tuple[str, dict[str, np.ndarray[Any, Any]]]:
             raise InputError(source, "is not an .npz archive (it does not start like a zip file)")
         try:
             zf = zipfile.ZipFile(fh)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
             raise InputError(source, f"is not a readable .npz archive ({exc})") from None
         with zf:
             members: dict[str, zipfile.ZipInfo] = {}

@@ -190,3 +190,17 @@ def test_temperature_and_jacobian_arrays_are_honoured(tmp_path: Path) -> None:
     assert one_line(run("batch", str(f)).stderr) == (
         f"softgrad: error: {f}: array 'temperature': must be a finite number > 0, got -1.0 (row 2)"
     )
+
+
+def test_a_zip_of_a_version_python_cannot_read_is_one_input_error(tmp_path: Path) -> None:
+    """A fuzz finding: zipfile raises NotImplementedError for an archive needing a newer zip version."""
+    buf = io.BytesIO()
+    np.savez(buf, z=np.array([[1.0, 2.0]]), t=np.array([[0.0, 1.0]]))
+    data = bytearray(buf.getvalue())
+    central = data.index(b"PK\x01\x02")
+    data[central + 6 : central + 8] = (255).to_bytes(2, "little")  # "version needed to extract": 25.5
+    path = tmp_path / "future.npz"
+    path.write_bytes(bytes(data))
+    r = run("batch", str(path))
+    assert r.exit_code == 2
+    assert one_line(r.stderr) == f"softgrad: error: {path}: is not a readable .npz archive (zip file version 25.5)"
