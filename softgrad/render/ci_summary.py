@@ -89,7 +89,8 @@ def batch_summary(r: BatchReport, show: int) -> CiSummary:
         if w.status not in ("fail", "unstable"):
             continue
         ids = ", ".join(f"{k}={v}" for k, v in w.carried.items())
-        what = w.diagnosis or ("gradient mismatch" if w.status == "fail" else "unstable")
+        known = w.diagnosis if w.diagnosis not in (None, "unknown") else None
+        what = known or ("gradient mismatch, no catalogued mistake matches" if w.status == "fail" else "unstable")
         text = f"row {w.line}: {what} (max rel err {num(w.max_rel_err, 3)}, max abs err {num(w.max_abs_err, 3)})"
         notes.append(
             Annotation(

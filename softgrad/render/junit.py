@@ -50,12 +50,13 @@ def _failure_case(suite: ET.Element, classname: str, row: WorstRow) -> None:
     ids = _carried(row)
     name = f"line {row.line}" + (f" ({ids})" if ids else "")
     case = ET.SubElement(suite, "testcase", classname=classname, name=name, file=row.source, line=str(row.line))
-    what = row.diagnosis or "gradient mismatch"
+    known = row.diagnosis if row.diagnosis not in (None, "unknown") else None
+    what = known or "gradient mismatch, no catalogued mistake matches"
     failure = ET.SubElement(
-        case, "failure", message=f"{what} (max rel err {num(row.max_rel_err, 3)})", type=row.diagnosis or "mismatch"
+        case, "failure", message=f"{what} (max rel err {num(row.max_rel_err, 3)})", type=known or "mismatch"
     )
     text = [f"{row.source}:{row.line}: max abs err {num(row.max_abs_err, 6)}, max rel err {num(row.max_rel_err, 6)}"]
-    text.append(f"diagnosis: {row.diagnosis or 'no catalogued mistake matches'}")
+    text.append(f"diagnosis: {known or 'no catalogued mistake matches'}")
     if ids:
         text.append(f"row: {ids}")
     failure.text = "\n".join(text)

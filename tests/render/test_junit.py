@@ -63,6 +63,8 @@ def test_counts_are_the_rows_and_the_worst_failures_are_listed(tmp_path: Path) -
     first = listed[0].find("failure")
     assert first is not None
     assert f"id=r{worst[0]}" in (first.text or "")
+    assert (first.get("message") or "").startswith("gradient mismatch, no catalogued mistake matches (max rel err")
+    assert first.get("type") == "mismatch"
     assert f"id=r{worst[0]}" in (listed[0].get("name") or "")
     assert {c.get("classname") for c in cases} == {"softgrad.batch.rows_csv"}
     rest = cases[-1]
