@@ -15,6 +15,7 @@ import click
 
 from softgrad.cli.batch import batch_cmd
 from softgrad.cli.check import check_cmd
+from softgrad.cli.config import config_cmd
 from softgrad.cli.explain import explain_cmd
 from softgrad.cli.layer import layer_cmd
 from softgrad.cli.mistakes import mistakes_cmd
@@ -112,6 +113,11 @@ class SoftgradGroup(click.Group):
 
     def _run(self, args: Sequence[str] | None, prog_name: str | None, complete_var: str | None, **extra: Any) -> int:
         try:
+            if "default_map" not in extra:
+                from softgrad.cli.config import effective
+
+                extra["default_map"], settings = effective({n: c for n, c in self.commands.items() if n != "config"})
+                extra.setdefault("obj", {})["settings"] = settings
             rv = super().main(args, prog_name or "softgrad", complete_var, standalone_mode=False, **extra)
             return int(rv) if isinstance(rv, int) else ExitCode.OK
         except click.exceptions.NoArgsIsHelpError as exc:
@@ -176,7 +182,7 @@ def cli() -> None:
     """
 
 
-for command in (check_cmd, explain_cmd, mistakes_cmd, batch_cmd, verify_cmd, layer_cmd):
+for command in (check_cmd, explain_cmd, mistakes_cmd, batch_cmd, verify_cmd, layer_cmd, config_cmd):
     cli.add_command(command)
 
 

@@ -11,7 +11,7 @@ from typing import IO, Any
 import click
 
 from softgrad.cli.options import fd_options, output_options, precision_options
-from softgrad.cli.output import check_output, emit, say
+from softgrad.cli.output import check_output, ci_summary, emit, say, verbosity
 from softgrad.commands.batch.report import BatchReport
 from softgrad.commands.batch.rows import BatchOptions
 from softgrad.commands.batch.run import INPUT_FORMATS, JUNIT_CAP, RunOptions, default_jobs, run_batch
@@ -19,6 +19,7 @@ from softgrad.core import rules
 from softgrad.core.rules import DEFAULT_SHOW, REDUCTIONS
 from softgrad.errors import InputError, exit_code
 from softgrad.inputs.rows import ReadOptions
+from softgrad.render.ci_summary import CiSummary
 from softgrad.render.layout import Document
 
 HELP = """Check every row of CSV/TSV, JSON Lines or .npz files (- reads stdin; .gz is read as is).
@@ -37,7 +38,9 @@ a run in which no row could be checked is 2), 130 Ctrl-C, 141 broken pipe, 143 S
 \b
 Examples:
   softgrad batch samples/batch/mixed.csv
-  softgrad batch logs/*.csv --format junit --output report.xml
+  softgrad batch logs/*.csv --format junit --output report.xml --junit-cases 20
+  softgrad batch logs/*.csv --format github --summary        # annotations + job summary
+  softgrad batch logs/*.csv --format html -o softgrad.html    # a page to keep as a CI artifact
   softgrad batch rows.tsv --no-header --k 10 --label-column
   softgrad batch grads.csv --reduction mean --batch-size 32
   softgrad batch rows.csv.gz --jobs 2
@@ -92,7 +95,15 @@ def _rule(check: Callable[[Any], Any]) -> Callable[[click.Context, click.Paramet
     "--show", type=int, default=DEFAULT_SHOW, show_default=True, callback=_rule(rules.show), help="Worst rows to list."
 )
 @click.option("--skip-bad", is_flag=True, help="Bad rows become warnings: still listed and counted.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option(
+    "--junit-cases",
+    type=click.IntRange(min=0),
+    default=JUNIT_CAP,
+    show_default=True,
+    metavar="N",
+    help="With --format junit: the worst N failing rows (and N bad rows) of each file listed as testcases; "
+    "the suite's counts are always those of every row.",
+)
 @click.option(
     "--jobs",
     "-j",
@@ -101,12 +112,12 @@ def _rule(check: Callable[[Any], Any]) -> Callable[[click.Context, click.Paramet
     metavar="N",
     help="Worker processes, at most the number of CPUs [default: CPUs, up to 8].",
 )
-@output_options(["table", "json", "csv", "junit"])
+@output_options(["table", "json", "csv", "junit", "github", "markdown", "html"])
 def batch_cmd(files: tuple[str, ...], fmt: str, output: str | None, no_color: bool, **o: Any) -> int:
     check_output(output, files)
-    out = run_batch_command(files, fmt, o, progress=not o["quiet"])
+    out = run_batch_command(files, fmt, o, progress=verbosity() >= 0)
     try:
-        emit(out.data, out.document, fmt, output, no_color, files, text=out.text)
+        emit(out.data, out.document, fmt, output, no_color, files, text=out.text, ci=out.ci, show=o["show"])
     finally:
         if out.text is not None and not isinstance(out.text, str):
             out.text.close()
@@ -119,6 +130,7 @@ class BatchOutput:
     document: Callable[[], Document]
     text: str | IO[str] | None
     code: int
+    ci: Callable[[], CiSummary]
 
 
 def cpu_count() -> int:
@@ -167,6 +179,7 @@ def run_batch_command(files: tuple[str, ...], fmt: str, o: dict[str, Any], *, pr
         show=o["show"],
         csv_rows=fmt == "csv",
         junit_cases=fmt == "junit",
+        junit_cap=o.get("junit_cases", JUNIT_CAP),
         jobs=_jobs(o["jobs"]),
         batch_size=o["batch_size"],
     )
@@ -185,14 +198,15 @@ def run_batch_command(files: tuple[str, ...], fmt: str, o: dict[str, Any], *, pr
     elif fmt == "junit":
         from softgrad.render.junit import render_junit
 
-        text = render_junit(report, [r.failing for r in result.results], JUNIT_CAP, skip_bad)
+        text = render_junit(report, [r.failing for r in result.results], run.junit_cap, skip_bad)
 
     def document() -> Document:
         from softgrad.render.batch_doc import batch_document
 
         return batch_document(report)
 
-    return BatchOutput(report.to_dict(), document, text, exit_code(report.status))
+    ci = ci_summary(report, files, show=o["show"])
+    return BatchOutput(report.to_dict(), document, text, exit_code(report.status), ci)
 
 
 #: Bad rows repeated on stderr (whatever the format), so that a CI log shows them.
@@ -211,7 +225,8 @@ def _tell_bad_rows(report: BatchReport, skip_bad: bool, checked: int) -> None:
         say(f"softgrad: warning: {rows}, skipped (--skip-bad):")
     else:
         say(f"softgrad: error: {rows} (exit code 2; --skip-bad takes the exit code from the good rows):")
-    for bad in total.bad_rows[:BAD_ON_STDERR]:
+    listed = len(total.bad_rows) if verbosity() > 0 else BAD_ON_STDERR
+    for bad in total.bad_rows[:listed]:
         say(f"  {bad}")
-    if n > BAD_ON_STDERR:
-        say(f"  … and {n - BAD_ON_STDERR} more")
+    if n > listed:
+        say(f"  … and {n - listed} more" + ("" if verbosity() > 0 else " (-v lists them all)"))

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from softgrad.cli.options import NumbersCommand, fd_options, input_options, output_options, rule_out_option
-from softgrad.cli.output import emit
+from softgrad.cli.output import ci_summary, emit
 from softgrad.errors import exit_code
 
 HELP = """Check the gradient at one input: logits z and targets t.
@@ -24,6 +24,7 @@ Examples:
   softgrad check --z 1.75 1.75 --t 0 1 --grad 0.25 -0.25 --rule-out
   softgrad check --z 2 0.5 -1 --label 1 --grad "tensor([0.7856, -0.8247, 0.0391])"
   softgrad check --case samples/worked_example.json --format json
+  softgrad check --z 1.75 1.75 --t 0 1 --grad 6.125 2.625 --format github --summary
 """
 
 FD_HELP = (
@@ -36,7 +37,7 @@ FD_HELP = (
 @input_options
 @fd_options(FD_HELP)
 @rule_out_option
-@output_options(["table", "json"])
+@output_options(["table", "json", "github", "markdown"])
 def check_cmd(fmt: str, output: str | None, no_color: bool, fd: str, seed: int, rule_out: bool, **inputs: Any) -> int:
     from softgrad.commands.check.api import check
     from softgrad.inputs.values import problem_from_options
@@ -46,5 +47,7 @@ def check_cmd(fmt: str, output: str | None, no_color: bool, fd: str, seed: int, 
     report = check(
         problem, rtol=inputs["rtol"], atol=inputs["atol"], fd=fd, seed=seed, exact=inputs["exact"], rule_out=rule_out
     )
-    emit(report.to_dict(), lambda: check_document(report), fmt, output, no_color, sources)
+    emit(
+        report.to_dict(), lambda: check_document(report), fmt, output, no_color, sources, ci=ci_summary(report, sources)
+    )
     return exit_code(report.status)

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import click
 
 from softgrad.cli.options import NumbersCommand, output_options
-from softgrad.cli.output import emit
+from softgrad.cli.output import ci_summary, emit
 from softgrad.core.layer import ACTIVATIONS, CONVENTIONS, LAYER_REDUCTIONS, REG_CONVENTIONS
 from softgrad.core.rules import DTYPES
 from softgrad.errors import exit_code
@@ -130,7 +130,7 @@ def _array_options(f: Any) -> Any:
 @click.option("--atol", type=float, metavar="A", help="Absolute tolerance (default per --dtype).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampled entries of huge arrays.")
 @click.option("--explain", is_flag=True, help="Show the derivation with the numbers, step by step, instead.")
-@output_options(["table", "json"])
+@output_options(["table", "json", "github", "markdown"])
 def layer_cmd(fmt: str, output: str | None, no_color: bool, explain: bool, **options: Any) -> int:
     from softgrad.inputs.layer import INPUT_KEYS, USER_KEYS, layer_from_options
 
@@ -156,6 +156,11 @@ def run_layer(
     """Check (or explain) a gathered layer and write the report; the exit code of its status."""
     if explain:
         from softgrad.commands.layer.explain import explain_layer
+
+        if fmt not in ("table", "json"):
+            from softgrad.errors import InputError
+
+            raise InputError("--format", f"--explain writes table or json, not {fmt}")
         from softgrad.render.layer_doc import layer_explain_document
 
         ex = explain_layer(**kwargs, **extra, names=names)
@@ -165,7 +170,9 @@ def run_layer(
     from softgrad.render.layer_doc import layer_document
 
     report = check_layer(**kwargs, **extra, names=names)
-    emit(report.to_dict(), lambda: layer_document(report), fmt, output, no_color, sources)
+    emit(
+        report.to_dict(), lambda: layer_document(report), fmt, output, no_color, sources, ci=ci_summary(report, sources)
+    )
     return exit_code(report.status)
 
 

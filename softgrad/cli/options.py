@@ -239,28 +239,123 @@ FORMAT_HELP = {
     "json": "json: one JSON object for scripts",
     "csv": "csv: one line per row",
     "junit": "junit: JUnit XML for CI",
+    "github": "github: GitHub Actions annotations (::error file=…,line=…::…) and a count line",
+    "markdown": "markdown: a compact summary (for $GITHUB_STEP_SUMMARY)",
+    "html": "html: one self-contained page with charts (a CI artifact)",
 }
 
+#: Where the shared options leave what the renderers need (``click.Context.meta`` keys).
+META_COLOR = "softgrad.color"
+META_VERBOSITY = "softgrad.verbosity"
+META_SUMMARY = "softgrad.summary"
+COLOR_CHOICES = ("auto", "always", "never")
 
-def output_options(formats: Sequence[str]) -> Decorator:
-    """--format, --output and --no-color, shared by every command."""
+
+def _meta(key: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    def store(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is not None:
+            ctx.meta[key] = value
+        return value
+
+    return store
+
+
+def _verbosity(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    if value:
+        step = 1 if param.name == "verbose" else -1
+        given = ctx.get_parameter_source(param.name or "") == click.core.ParameterSource.COMMANDLINE
+        level = ctx.meta.get(META_VERBOSITY, 0)
+        if level and (level > 0) != (step > 0):
+            if given and ctx.meta.get(META_VERBOSITY + ".given"):
+                raise click.UsageError("--quiet and --verbose cannot be given together", ctx)
+            if not given:  # a setting: the command line's choice stands
+                return value
+        ctx.meta[META_VERBOSITY] = step
+        ctx.meta[META_VERBOSITY + ".given"] = given
+        if step > 0:
+            _tell_settings(ctx)
+    return value
+
+
+def _tell_settings(ctx: click.Context) -> None:
+    """With --verbose: the settings of this command that came from a file or the environment (stderr)."""
+    from softgrad.cli.output import say
+
+    obj = ctx.find_root().obj
+    if not isinstance(obj, dict) or "settings" not in obj:  # a value being checked, not a run
+        return
+    settings = obj["settings"]
+    mine = [s for s in settings if s.command == ctx.info_name and s.source != "default"]
+    for s in mine:
+        say(f"softgrad: setting {s.key.replace('_', '-')} = {s.value} (from {s.source})")
+    if not mine:
+        say("softgrad: settings: all defaults or the command line (see 'softgrad config')")
+
+
+def talk_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--quiet/-q and --verbose/-v, the same on every command (read back with ``cli.output.verbosity``)."""
     return _apply(
         [
             click.option(
-                "--format",
-                "fmt",
-                type=click.Choice(list(formats)),
-                default=formats[0],
-                show_default=True,
-                help="; ".join(FORMAT_HELP[f] for f in formats) + ".",
+                "--quiet",
+                "-q",
+                is_flag=True,
+                expose_value=False,
+                callback=_verbosity,
+                help="Less on stderr: no progress bar, no notes (warnings and errors stay).",
             ),
             click.option(
-                "--output",
-                "-o",
-                metavar="PATH",
-                help="Write the report to PATH instead of stdout: a regular file atomically (keeping its mode), "
-                "a device or FIFO straight through; never over an input (stdin's included).",
+                "--verbose",
+                "-v",
+                is_flag=True,
+                expose_value=False,
+                callback=_verbosity,
+                help="More on stderr: the effective settings and where each came from, every bad row.",
             ),
-            click.option("--no-color", is_flag=True, help="No colour (also: the NO_COLOR environment variable)."),
         ]
-    )
+    )(f)
+
+
+def output_options(formats: Sequence[str]) -> Decorator:
+    """--format, --output, --color/--no-color, --quiet/--verbose (and --summary with markdown), shared by
+    every command."""
+    options: list[Decorator] = [
+        click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(list(formats)),
+            default=formats[0],
+            show_default=True,
+            help="; ".join(FORMAT_HELP[f] for f in formats) + ".",
+        ),
+        click.option(
+            "--output",
+            "-o",
+            metavar="PATH",
+            help="Write the report to PATH instead of stdout: a regular file atomically (keeping its mode), "
+            "a device or FIFO straight through; never over an input (stdin's included).",
+        ),
+        click.option(
+            "--color",
+            type=click.Choice(COLOR_CHOICES),
+            default=None,
+            expose_value=False,
+            callback=_meta(META_COLOR),
+            help="auto: colour on a terminal unless NO_COLOR is set (non-empty) or TERM=dumb; FORCE_COLOR "
+            "(non-empty) forces it; always / never decide [default: auto].",
+        ),
+        click.option("--no-color", is_flag=True, help="No colour: the same as --color never."),
+        talk_options,
+    ]
+    if "markdown" in formats:
+        options.append(
+            click.option(
+                "--summary",
+                is_flag=True,
+                expose_value=False,
+                callback=_meta(META_SUMMARY),
+                help="Also append the Markdown summary to the file $GITHUB_STEP_SUMMARY names (GitHub "
+                "Actions' job summary), whatever --format is; a note if it is not set.",
+            )
+        )
+    return _apply(options)

@@ -20,9 +20,16 @@ import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterable
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from softgrad.errors import InputError
+
+if TYPE_CHECKING:
+    from softgrad.render.ci_summary import CiSummary
+
+#: The formats rendered from a report's CI summary.
+CI_FORMATS = ("github", "markdown", "html")
+META_SUMMARY_KEY = "softgrad.summary"
 
 #: Characters of the output file name kept in its temporary sibling's name (short enough for any file system).
 _TMP_NAME = 32
@@ -237,7 +244,7 @@ def say(message: str) -> None:
     from softgrad.inputs.files import printable
 
     err = sys.stderr
-    if err is None:
+    if err is None or (message.startswith("softgrad: note:") and verbosity() < 0):
         return
     text = printable(message) + "\n"
     encoding = stream_encoding(err)
@@ -246,15 +253,46 @@ def say(message: str) -> None:
         err.flush()
 
 
+def _meta(key: str, default: Any = None) -> Any:
+    import click
+
+    ctx = click.get_current_context(silent=True)
+    return ctx.meta.get(key, default) if ctx is not None else default
+
+
+def verbosity() -> int:
+    """-1 with ``--quiet``, 1 with ``--verbose``, else 0."""
+    from softgrad.cli.options import META_VERBOSITY
+
+    return int(_meta(META_VERBOSITY, 0))
+
+
+def color_choice(no_color: bool, choice: str | None = None) -> str:
+    """``always``, ``never`` or ``auto``: ``--no-color`` and ``--color`` first, then ``NO_COLOR`` (when not
+    empty: never), ``FORCE_COLOR`` (when not empty: always), ``TERM=dumb`` (never)."""
+    from softgrad.cli.options import META_COLOR
+
+    choice = choice or _meta(META_COLOR)
+    if no_color:
+        return "never"
+    if choice in ("always", "never"):
+        return choice
+    if os.environ.get("NO_COLOR", ""):
+        return "never"
+    if os.environ.get("FORCE_COLOR", ""):
+        return "always"
+    if os.environ.get("TERM") == "dumb":
+        return "never"
+    return "auto"
+
+
 def use_color(no_color: bool) -> bool:
-    """Colour on a terminal, unless ``--no-color``, ``NO_COLOR`` or ``TERM=dumb``."""
-    return (
-        not no_color
-        and "NO_COLOR" not in os.environ
-        and os.environ.get("TERM") != "dumb"
-        and sys.stdout is not None
-        and sys.stdout.isatty()
-    )
+    """Colour on a terminal (or wherever ``--color always`` / ``FORCE_COLOR`` ask for it), following
+    :func:`color_choice`."""
+    choice = color_choice(no_color)
+    if choice != "auto":
+        return choice == "always"
+    return is_terminal(sys.stdout)
 
 
 def terminal_width(stream: Any, default: int = 100) -> int:
@@ -285,9 +323,18 @@ def emit(
     no_color: bool,
     sources: Iterable[str],
     text: str | IO[str] | None = None,
+    *,
+    ci: Callable[[], CiSummary] | None = None,
+    show: int = 5,
 ) -> None:
-    """Render (json, or a document as table/plain text; or ready ``text``) and write to stdout or --output."""
+    """Render (json, or a document as table/plain text; or ready ``text``; or, for the CI formats, the
+    report's :func:`~softgrad.render.ci_summary.summary_of`) and write to stdout or --output."""
     to_stdout = output is None or output == "-"
+    if text is None and fmt in CI_FORMATS:
+        assert ci is not None, f"--format {fmt} needs the report's CI summary"
+        text = render_ci(ci(), fmt, show)
+    if ci is not None and _meta(META_SUMMARY_KEY):
+        append_step_summary(render_ci(ci(), "markdown", show))
     if text is None and fmt == "json":
         from softgrad.render.json_out import render_json
 
@@ -296,11 +343,63 @@ def emit(
         from softgrad.render.text import render_text
 
         terminal = to_stdout and is_terminal(sys.stdout)
+        forced = to_stdout and color_choice(no_color) == "always"
         text = render_text(
             document(),
-            terminal=terminal,
-            color=terminal and use_color(no_color),
+            terminal=terminal or forced,
+            color=(terminal or forced) and use_color(no_color),
             encoding=stream_encoding(sys.stdout) if to_stdout else "utf-8",
             width=terminal_width(sys.stdout) if terminal else None,
         )
     write_output(text, output, sources)
+
+
+def render_ci(summary: CiSummary, fmt: str, show: int) -> str:
+    """A CI summary in one of :data:`CI_FORMATS`."""
+    if fmt == "github":
+        from softgrad.render.github import render_github
+
+        return render_github(summary, show)
+    if fmt == "markdown":
+        from softgrad.render.markdown import render_markdown
+
+        return render_markdown(summary, show)
+    from softgrad.render.html_out import render_html
+
+    return render_html(summary, show)
+
+
+def append_step_summary(markdown: str) -> None:
+    """Append to the file ``$GITHUB_STEP_SUMMARY`` names, in one ``write`` to a descriptor opened for
+    appending (what is there stays; several steps' summaries follow one another); a note if it is unset."""
+    path = os.environ.get("GITHUB_STEP_SUMMARY", "")
+    if not path:
+        say("softgrad: note: --summary: GITHUB_STEP_SUMMARY is not set; no job summary written")
+        return
+    data = (markdown if markdown.endswith("\n\n") else markdown + "\n").encode("utf-8")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOCTTY, 0o666)
+    except OSError as exc:
+        raise InputError("GITHUB_STEP_SUMMARY", f"cannot open {path}: {exc.strerror or exc}") from None
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    except OSError as exc:
+        raise InputError("GITHUB_STEP_SUMMARY", f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+
+
+def ci_summary(
+    report: object, sources: Iterable[str] = (), *, show: int = 5, where: tuple[str, int] | None = None
+) -> Callable[[], CiSummary]:
+    """The report's CI summary, built when a CI format (or ``--summary``) asks for it."""
+    names = list(sources)
+
+    def build() -> CiSummary:
+        from softgrad.render.ci_summary import summary_of
+
+        return summary_of(report, show=show, where=where, sources=names)
+
+    return build

@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
 
+from softgrad.cli.completion import complete_target, function_location
 from softgrad.cli.options import output_options
-from softgrad.cli.output import emit, write_output
+from softgrad.cli.output import ci_summary, emit
 from softgrad.commands.verify.kinds import (
     BACKWARD_INPUTS,
     DEFAULT_TRIALS,
@@ -23,6 +26,7 @@ from softgrad.commands.verify.kinds import (
 )
 from softgrad.commands.verify.weights import LABEL_CHOICES, REG_CONVENTION_CHOICES
 from softgrad.errors import exit_code
+from softgrad.render.layout import Document
 from softgrad.render.verify_doc import DEFAULT_SHOW
 
 VERIFY_HELP = """Check your own function: import it and run it on a battery of inputs chosen to expose the
@@ -59,7 +63,8 @@ gradient's place in a returned tuple (--returns).
 
 \b
 Each failing case names the catalogued mistake its numbers match and gives the exposing input as a
-ready-to-run 'softgrad check' command. --format junit writes JUnit XML (a testcase per case) for CI.
+ready-to-run 'softgrad check' command. --format junit writes JUnit XML (a testcase per case);
+github (annotations at your function), markdown and html are for CI too.
 
 \b
 Exit codes: 0 every case passes, 1 a case fails (wrong numbers, an exception, a wrong shape),
@@ -81,6 +86,7 @@ Examples:
   softgrad verify nn.py:backward --call "f(labels, s)"        # class indices first, then probabilities
   softgrad verify kernels.py:softmax_bwd --array torch        # given float64 torch tensors
   softgrad verify model.py:grad --format junit -o verify.xml
+  softgrad verify model.py:grad --format github --summary       # annotations at your def line
   softgrad verify samples/verify/weights_correct.py:softmax_loss_naive        # kind weights, detected
   softgrad verify samples/verify/weights_reg_missing_2.py:softmax_loss_vectorized   # reg_gradient_factor
   softgrad verify samples/verify/two_layer_bug_W2.py:two_layer_loss            # kind loss-and-grad
@@ -93,7 +99,7 @@ Examples:
     help=VERIFY_HELP,
     short_help="Check your own gradient, Jacobian, softmax, backward or layer-loss function.",
 )
-@click.argument("target", metavar="TARGET")
+@click.argument("target", metavar="TARGET", shell_complete=complete_target)
 @click.option("--kind", type=click.Choice(KINDS), default=None, help="What the function computes [default: detected].")
 @click.option(
     "--layout",
@@ -213,7 +219,7 @@ Examples:
     metavar="N",
     help="Failing cases shown in full in the table (all are in --format json).",
 )
-@output_options(["table", "json", "junit"])
+@output_options(["table", "json", "junit", "github", "markdown", "html"])
 def verify_cmd(target: str, show: int, fmt: str, output: str | None, no_color: bool, **options: Any) -> int:
     from softgrad.commands.verify.api import verify
     from softgrad.commands.verify.loader import target_file
@@ -222,20 +228,19 @@ def verify_cmd(target: str, show: int, fmt: str, output: str | None, no_color: b
     with contextlib.redirect_stdout(sys.stderr):  # what the user's code prints is talk, not data
         report = verify(target, options.pop("kind"), **options)
     sources = [p for p in (target_file(target), options.get("case")) if p]
+    where = function_location(target)
+    ci = ci_summary(report, sources, show=show, where=where)
+    document: Callable[[], Document]
     if isinstance(report, WeightsReport):
         from softgrad.render.verify_weights_doc import render_weights_junit, verify_weights_document
 
-        if fmt == "junit":
-            write_output(render_weights_junit(report), output, sources)
-        else:
-            emit(report.to_dict(), lambda: verify_weights_document(report, show), fmt, output, no_color, sources)
-        return exit_code(report.status)
-    if fmt == "junit":
-        from softgrad.render.verify_junit import render_junit
-
-        write_output(render_junit(report), output, sources)
+        text = render_weights_junit(report) if fmt == "junit" else None
+        document = functools.partial(verify_weights_document, report, show)
     else:
         from softgrad.render.verify_doc import verify_document
+        from softgrad.render.verify_junit import render_junit
 
-        emit(report.to_dict(), lambda: verify_document(report, show), fmt, output, no_color, sources)
+        text = render_junit(report, where) if fmt == "junit" else None
+        document = functools.partial(verify_document, report, show)  # built only for the table
+    emit(report.to_dict(), document, fmt, output, no_color, sources, text, ci=ci, show=show)
     return exit_code(report.status)

@@ -4,21 +4,25 @@ testcase per case. Wrong numbers are a ``<failure>``, an exception or a wrong sh
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
 from softgrad.catalogue.mistakes import MISTAKES
 from softgrad.commands.verify.report import CaseResult, VerifyReport
 from softgrad.core.numbers import shortest
+from softgrad.render.junit import class_name, finish, xml_text
 from softgrad.render.layout import num
-
-#: Characters XML 1.0 cannot hold (control characters other than tab, newline, carriage return).
-_INVALID = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def _clean(text: str) -> str:
-    return _INVALID.sub("\ufffd", text)
+    return xml_text(text)
+
+
+def target_class(target: str) -> str:
+    """The JUnit classname of a target: ``model.py:grad`` or ``pkg.model:grad`` → ``softgrad.verify.model.grad``."""
+    module, _, func = target.rpartition(":") if ":" in target else (target, "", "")
+    stem = module.rsplit("/", 1)[-1].removesuffix(".py")
+    return class_name("softgrad", "verify", stem, *([func] if func else []))
 
 
 def _details(c: CaseResult) -> str:
@@ -50,7 +54,7 @@ def _exact(values: Any) -> str:
     return shortest(values)
 
 
-def _message(c: CaseResult) -> str:
+def case_message(c: CaseResult) -> str:
     if c.status == "error":
         return _clean(c.error or "error")
     if c.matches:
@@ -60,8 +64,8 @@ def _message(c: CaseResult) -> str:
     return "wrong numbers: no catalogued mistake matches"
 
 
-def render_junit(r: VerifyReport) -> str:
-    """JUnit XML for the report (UTF-8, with an XML declaration)."""
+def render_junit(r: VerifyReport, where: tuple[str, int] | None = None) -> str:
+    """JUnit XML for the report (ASCII, with an XML declaration); ``where``: the function's file and line."""
     n = r.counts()
     attrs = {
         "tests": str(n["cases"]),
@@ -86,13 +90,13 @@ def render_junit(r: VerifyReport) -> str:
     ):
         ET.SubElement(props, "property", {"name": name, "value": _clean(value)})
     for c in r.cases:
-        case = ET.SubElement(suite, "testcase", {"classname": _clean(r.target), "name": c.name})
+        at = {"file": where[0], "line": str(where[1])} if where else {}
+        case = ET.SubElement(suite, "testcase", {"classname": target_class(r.target), "name": c.name, **at})
         if c.status == "skipped":
             ET.SubElement(case, "skipped", {"message": _clean("; ".join(c.notes) or "skipped")})
         elif c.status in ("fail", "error"):
             tag = "failure" if c.status == "fail" else "error"
             kind = c.matches[0] if c.matches else ("wrong" if c.status == "fail" else "exception")
-            el = ET.SubElement(case, tag, {"message": _message(c), "type": kind})
+            el = ET.SubElement(case, tag, {"message": case_message(c), "type": kind})
             el.text = _details(c)
-    ET.indent(suites)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+    return finish(suites)

@@ -54,7 +54,7 @@ def test_bad_rows_are_summarised_on_stderr_whatever_the_format(tmp_path: Path, f
     assert r.stderr.splitlines() == [
         "softgrad: error: 8 bad rows (exit code 2; --skip-bad takes the exit code from the good rows):",
         *(f"  {f}:{line}: column 'z1': '{line - 3}x' is not a number" for line in range(3, 8)),
-        "  … and 3 more",
+        "  … and 3 more (-v lists them all)",
     ]
 
 

@@ -305,4 +305,4 @@ def test_junit_survives_control_characters_in_messages(tmp_path: Path) -> None:
     assert suite is not None
     error = suite.findall("testcase")[0].find("error")
     assert error is not None
-    assert "bad\ufffd\ufffdchar <&>" in (error.get("message") or "")
+    assert "bad\\x00\\x1bchar <&>" in (error.get("message") or "")  # visible escapes, as batch writes them

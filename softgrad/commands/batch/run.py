@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import itertools
+import math
 import multiprocessing
 import os
 import signal
@@ -79,6 +80,8 @@ class RunOptions:
     show: int = DEFAULT_SHOW
     csv_rows: bool = False
     junit_cases: bool = False
+    #: failing rows kept per file for JUnit: the worst ones, by relative error
+    junit_cap: int = JUNIT_CAP
     jobs: int = 1
     batch_size: int | None = None
 
@@ -94,6 +97,13 @@ class ChunkResult:
     summary: Summary
     csv_lines: list[str]
     failing: list[WorstRow]
+
+
+def worst_failing(rows: Sequence[WorstRow], cap: int) -> list[WorstRow]:
+    """The ``cap`` worst rows by relative error (NaN counts as the worst), ties in line order."""
+    key = [(-(math.inf if math.isnan(r.max_rel_err) else r.max_rel_err), r.source, r.line) for r in rows]
+    order = sorted(range(len(rows)), key=key.__getitem__)
+    return [rows[i] for i in order[:cap]]
 
 
 def _csv_escape(value: str) -> str:
@@ -126,8 +136,10 @@ def _fold(
             entries.append((b.line, ",".join(map(_csv_escape, cells))))
         csv_lines = [text for _, text in sorted(entries, key=lambda e: e[0])]
     failing: list[WorstRow] = []
-    if run.junit_cases and res is not None:
-        for i in np.flatnonzero(res.status == FAIL)[:JUNIT_CAP]:
+    if run.junit_cases and res is not None and run.junit_cap > 0:
+        idx = np.flatnonzero(res.status == FAIL)
+        order = np.argsort(-np.nan_to_num(res.max_rel_err[idx], nan=np.inf), kind="stable")
+        for i in idx[order[: run.junit_cap]]:
             failing.append(
                 WorstRow(
                     float(res.max_rel_err[i]),
@@ -386,7 +398,8 @@ def run_batch(
                 chunks = _array_results(path, kind, read, opts, run, carried_names, batched, fr.summary)
             for chunk, nbytes in chunks:
                 fr.summary.merge(chunk.summary)
-                fr.failing.extend(chunk.failing[: max(0, JUNIT_CAP - len(fr.failing))])
+                if chunk.failing:
+                    fr.failing = worst_failing([*fr.failing, *chunk.failing], run.junit_cap)
                 if csv_file is not None:
                     csv_file.writelines(line + "\n" for line in chunk.csv_lines)
                 done += nbytes
