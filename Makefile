@@ -18,7 +18,7 @@ demo: $(STAMP)
 
 ## make test: set everything up, lint, type-check, check the architecture and run the tests
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 ## make lint: ruff, mypy and the import contracts of pyproject.toml (the direction of imports)
 lint: $(STAMP)
