@@ -14,7 +14,7 @@ from softgrad.catalogue.diagnose import batch_matches, match_ratio, match_rows
 from softgrad.catalogue.mistakes import MISTAKES, expected_scale
 from softgrad.core import Array, rules
 from softgrad.core.checks import check_rows, errors
-from softgrad.core.numbers import machine_written, value_precision
+from softgrad.core.numbers import decimals_of, machine_written
 from softgrad.core.tolerance import DEFAULT_TOLERANCES, Tolerance, tolerance_for
 
 #: Per-row statuses, as stored in result arrays.
@@ -153,12 +153,19 @@ def evaluate_rows(z: Array, t: Array, g: Array | None, opts: BatchOptions, *, wh
 def _within_precision(
     g: Array, expected: Array, tol: Tolerance, failing: NDArray[np.bool_]
 ) -> tuple[Array, NDArray[np.bool_]]:
-    """The precision of the failing rows' values, read back from the values themselves (the smallest d <= 15
-    with round(x, d) == x: half a unit in that decimal; integers exact), and which of those rows pass with
-    it. The readers hand over floats, so a trailing zero written in the file (``0.50``) is not seen."""
+    """The precision of the failing rows' values, and which of those rows pass with it.
+
+    The readers hand over floats, so the decimals a value was written with are read back from the values
+    (the smallest d <= 15 with round(x, d) == x); a trailing zero written in the file is not seen (``0.5000``
+    reads as ``0.5``, ``0.0000`` as the integer 0). So the block's gradients are taken to be written to one
+    format, the most decimals any of them shows: every value of the block gets half a unit in that decimal.
+    Element by element, ``0.5000`` would be allowed ±0.05 and pass where the reference is 0.5399."""
     precision = np.zeros_like(g)
     idx = np.flatnonzero(failing)
-    precision[idx] = value_precision(g[idx])
+    decimals = decimals_of(g)
+    shown = decimals[decimals > 0]
+    if shown.size:
+        precision[idx] = 0.5 * 10.0 ** -int(shown.max())
     within = np.zeros(g.shape[0], bool)
     within[idx] = match_ratio(g[idx], expected[idx], tol, precision[idx]) <= 1
     return precision, within

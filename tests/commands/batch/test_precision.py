@@ -109,3 +109,17 @@ def test_rounded_gradients_in_an_npz_are_compared_exactly(tmp_path: Path) -> Non
     np.savez(exact, z=Z, t=T, grad=ref)
     code, d = run_json("batch", str(exact))
     assert code == 0
+
+
+def test_a_block_is_read_to_the_most_decimals_it_shows(tmp_path: Path) -> None:
+    """Trailing zeros are not seen in the parsed values: 0.5000 reads as 0.5, 0.0000 as 0. The block's format
+    (the most decimals any gradient value shows) is the precision of all of them: a wrong 0.5000 beside
+    4-decimal values is not allowed ±0.05, and a right 0.0000 is allowed ±5e-5."""
+    f = tmp_path / "rows.csv"
+    f.write_text("z0,z1,label,g0,g1\n0.16,0,1,0.5000,-0.5000\n0.3,0.1,0,-0.4502,0.4502\n")
+    code, d = run_json("batch", str(f))
+    assert code == 1
+    assert d["total"]["counts"] == {"pass": 1, "fail": 1, "unstable": 0, "bad": 0}
+    f.write_text("z0,z1,z2,label,g0,g1,g2\n3,1,-8,0,-0.1192,0.1192,0.0000\n")
+    code, d = run_json("batch", str(f))
+    assert code == 0
