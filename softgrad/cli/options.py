@@ -36,6 +36,8 @@ OPTION_FOR = {
     "jacobian_input": "--jacobian-input",
     "backward_input": "--backward-input",
     "trials": "--trials",
+    "timeout": "--timeout",
+    "budget": "--budget",
     "jobs": "--jobs",
     "k": "--k",
     "delimiter": "--delimiter",

@@ -20,6 +20,7 @@ from softgrad.commands.verify.kinds import (
     MAX_TRIALS,
     REDUCTIONS,
 )
+from softgrad.commands.verify.session import DEFAULT_BUDGET, DEFAULT_TIMEOUT
 from softgrad.errors import exit_code
 from softgrad.render.verify_doc import DEFAULT_SHOW
 
@@ -29,6 +30,10 @@ known mistakes, plus seeded random cases.
 TARGET is PATH.py:FUNC or package.module:FUNC (the current directory is on the import path). Without
 :FUNC the module must define exactly one public function. Importing the module RUNS ITS CODE: verify
 only code you trust.
+
+Your code runs in a child process of its own, one per run: what it prints is captured and shown at the
+end of the report (never mixed into it); a call that exits, crashes or runs past --timeout is a failed
+case naming what happened, and the run goes on.
 
 \b
 Kinds (--kind, detected from the signature when it is unambiguous):
@@ -42,7 +47,8 @@ Each failing case names the catalogued mistake its numbers match and gives the e
 ready-to-run 'softgrad check' command. --format junit writes JUnit XML (a testcase per case) for CI.
 
 \b
-Exit codes: 0 every case passes, 1 a case fails (wrong numbers, an exception, a wrong shape),
+Exit codes: 0 every case passes, 1 a case fails (wrong numbers, an exception, a wrong shape, a call
+that did not return or ended its process, a case not run),
 2 usage error, or a target that does not exist, does not import, is not callable or whose kind
 cannot be detected (give --kind).
 
@@ -54,6 +60,7 @@ Examples:
   softgrad verify mypkg.layers:softmax_backward --kind backward --trials 100 --seed 7
   softgrad verify model.py:grad --reduction sum --format json | jq .diagnosis
   softgrad verify model.py:grad --format junit -o verify.xml
+  softgrad verify slow.py:grad --timeout 60 --budget 600          # a slow function: more time
 """
 
 
@@ -115,6 +122,24 @@ Examples:
     type=float,
     metavar="A",
     help="Absolute tolerance for every case (default per dtype: 1e-10 float64, 1e-6 float32).",
+)
+@click.option(
+    "--timeout",
+    type=float,
+    default=DEFAULT_TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    help="Longest one call of your function may take: a call past it is a failed case, its process is "
+    "killed and the next case starts a new one; after two such calls in a row the rest are not run.",
+)
+@click.option(
+    "--budget",
+    type=float,
+    default=DEFAULT_BUDGET,
+    show_default=True,
+    metavar="SECONDS",
+    help="Longest your code may take over the whole run (every call, restarts included); the cases left "
+    "when it is spent are not run, and fail.",
 )
 @click.option(
     "--show",

@@ -9,12 +9,17 @@ Four kinds of function:
 - ``backward``: the softmax layer's backward on its own, ``f(s, g) -> J(s)ᵀ·g`` for an upstream gradient
   g = dE/ds (tested with dense upstream vectors), or ``f(s, t) -> dE/dz``.
 
-The user's code runs inside :func:`verify`; whatever it raises or returns becomes a failed case, never an
-exception out of here (Ctrl-C excepted). Nothing here prints or exits.
+A target ``"PATH.py:FUNC"`` runs in a child process of its own (:mod:`~softgrad.commands.verify.isolated`:
+a timeout per call, a time budget for the run, its output captured); a function object runs in this
+process (:class:`~softgrad.commands.verify.session.InProcessSession`). Whatever the code raises, returns,
+or does to its process becomes a failed case, never an exception out of here (Ctrl-C excepted). Nothing
+here prints or exits.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -37,7 +42,7 @@ from softgrad.commands.verify.kinds import (
     probe_one_parameter,
 )
 from softgrad.commands.verify.report import VerifyReport
-from softgrad.commands.verify.session import InProcessSession
+from softgrad.commands.verify.session import DEFAULT_BUDGET, DEFAULT_TIMEOUT, InProcessSession, Session
 from softgrad.commands.verify.user_code import CHANGED, UserFunction, article, source_file
 from softgrad.core import rules
 from softgrad.core.tolerance import DTYPES, tolerance_for
@@ -90,6 +95,11 @@ def _check_options(kind: str | None, options: dict[str, Any]) -> None:
     ):
         rules.choice(name, options[name], allowed)
     rules.whole_number("trials", options["trials"], 0, MAX_TRIALS)
+    for name in ("timeout", "budget"):
+        value = options[name]
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+        if value is not None and not ok:
+            raise InputError(name, f"must be a number of seconds > 0, got {value!r}")
     rules.whole_number("seed", options["seed"])
     for name in ("rtol", "atol"):
         rules.tolerance(name, options[name])
@@ -133,34 +143,58 @@ def verify(
     seed: int = 0,
     rtol: float | None = None,
     atol: float | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    budget: float | None = DEFAULT_BUDGET,
 ) -> VerifyReport:
     """Check the user's function against the reference on the battery and ``trials`` random cases.
 
-    ``fn`` is a callable or a target ``"PATH.py:FUNC"`` / ``"package.module:FUNC"`` (imported: that runs
-    the module's code). ``kind``: ``"grad"``, ``"jacobian"``, ``"softmax"`` or ``"backward"``; None
-    detects it from the signature (and, for one parameter, from the shape it returns). ``layout``:
-    ``"row"``, ``"batch"``, ``"both"`` or ``"auto"``. ``reduction``: ``"mean"`` or ``"sum"`` over the rows
+    ``fn`` is a callable, run in this process, or a target ``"PATH.py:FUNC"`` / ``"package.module:FUNC"``,
+    imported and run in a child process of its own (its output is captured into the report's ``printed``;
+    exiting, crashing or hanging there is a failed case). ``kind``: ``"grad"``, ``"jacobian"``,
+    ``"softmax"`` or ``"backward"``; None detects it from the signature (and, for one parameter, from the
+    shape it returns). ``layout``: ``"row"``, ``"batch"``, ``"both"`` or ``"auto"``. ``reduction``: ``"mean"`` or ``"sum"`` over the rows
     of a batch gradient. ``jacobian_input``: ``"s"``, ``"z"`` or ``"auto"``; ``backward_input``:
     ``"upstream"``, ``"targets"`` or ``"auto"``. ``rtol``/``atol`` override the per-dtype tolerances.
+    ``timeout``: seconds one call may take (a call past it is a failed case; for a callable it is honoured
+    with SIGALRM in the main thread on POSIX when nothing else uses SIGALRM, and not at all elsewhere);
+    ``budget``: seconds the code may take over the whole run (later calls are not run, and fail). None: no
+    limit.
 
     Whatever the function raises or returns becomes a failed case in the report. Raises
     :class:`softgrad.InputError` for a bad target, bad options, or a kind that cannot be detected.
     """
     options: dict[str, Any] = {"layout": layout, "reduction": reduction, "jacobian_input": jacobian_input}
     options |= {"backward_input": backward_input, "trials": trials, "seed": seed, "rtol": rtol, "atol": atol}
+    options |= {"timeout": timeout, "budget": budget}
     _check_options(kind, options)
+    session: Session
     if isinstance(fn, str):
-        from softgrad.commands.verify.loader import load_target
+        from softgrad.commands.verify.isolated import IsolatedSession
 
-        loaded = load_target(fn)
-        func, target, user_file = loaded.fn, loaded.spec, loaded.path
+        session = IsolatedSession(fn, timeout=timeout, budget=budget)
     elif callable(fn):
-        func, target, user_file = fn, _describe_fn(fn), source_file(fn)
+        session = InProcessSession(fn, _describe_fn(fn), source_file(fn), timeout=timeout, budget=budget)
     else:
         raise InputError("fn", f"expected a function, got {article(type(fn).__name__)}")
-    user = UserFunction(func, user_file, dict(np.geterr()), InProcessSession(func, target, user_file))
-    with np.errstate(all="ignore"):  # softgrad's own arithmetic; the user's calls get their own back
-        return _verify(user, target, kind, options)
+    try:
+        user = UserFunction.open(session)
+        with np.errstate(all="ignore"):  # softgrad's own arithmetic; the user's calls get their own back
+            report = _verify(user, session.target, kind, options)
+    finally:
+        session.close()
+    printed = session.printed()
+    return dataclasses.replace(report, printed=_shortened(printed)) if printed else report
+
+
+#: Characters of what the code printed kept in the report, from each end.
+PRINTED_KEEP = 2000
+
+
+def _shortened(text: str) -> str:
+    if len(text) <= 2 * PRINTED_KEEP + 100:
+        return text
+    left_out = len(text) - 2 * PRINTED_KEEP
+    return f"{text[:PRINTED_KEEP]}\n… {left_out} characters left out …\n{text[-PRINTED_KEEP:]}"
 
 
 def _verify(user: UserFunction, target: str, kind: str | None, options: dict[str, Any]) -> VerifyReport:

@@ -25,6 +25,7 @@ from softgrad.commands.verify.kinds import (
 )
 from softgrad.commands.verify.notes import failure_notes
 from softgrad.commands.verify.report import CaseResult, Diagnosis, OtherInput
+from softgrad.commands.verify.session import CallFailed
 from softgrad.commands.verify.user_code import UserFunction, as_output
 from softgrad.core import Array, dE_ds, fused_gradient, softmax
 from softgrad.core.numbers import nested
@@ -57,10 +58,14 @@ def run_case(
     z, t = (case.z, case.t) if as_batch else (case.z[0], case.t[0])
     args, names, _ = arguments(setup, z, t)
     dt = np.dtype(case.dtype)
-    called = user([a.astype(dt) for a in args], names)
     expected = expected_output(setup, case)
     shape = expected.shape if as_batch else expected.shape[1:]
     command = None if as_batch and case.z.shape[0] > 1 else check_command(case.z[0], case.t[0], dtype=case.dtype)
+    try:
+        called = user([a.astype(dt) for a in args], names)
+    except CallFailed as exc:  # it did not come back (timeout, exit, crash) or was not run
+        error = exc.on_case(case.name)
+        return CaseResult(**base, status="error", error=error, failure=exc.failure, command=command), {}
     if called.error is not None:
         error = f"raised {called.error}"
         return CaseResult(**base, status="error", error=error, command=command, notes=called.notes), {}
@@ -151,16 +156,20 @@ class Run:
         return all(r.ok for r in self.results)
 
 
-def _probe(user: UserFunction, setup: Setup, case: Case, as_batch: bool) -> tuple[bool, str]:
-    """Does the function return the right shape for this case passed as a row or a batch? (ok, what happened)"""
+def _probe(user: UserFunction, setup: Setup, case: Case, as_batch: bool) -> tuple[bool, str, bool]:
+    """Does the function return the right shape for this case passed as a row or a batch? (ok, what happened,
+    whether the call did not come back)"""
     z, t = (case.z, case.t) if as_batch else (case.z[0], case.t[0])
     args, names, _ = arguments(setup, z, t)
-    called = user(args, names)
+    try:
+        called = user(args, names)
+    except CallFailed as exc:
+        return False, exc.message if exc.ran else f"was not run ({exc.message})", True
     if called.error is not None:
-        return False, f"raised {called.error}"
+        return False, f"raised {called.error}", False
     shape = expected_output(setup, case).shape
     arr, problem = as_output(called.raw, shape if as_batch else shape[1:])
-    return arr is not None, problem or ""
+    return arr is not None, problem or "", False
 
 
 def _layout(user: UserFunction, setup: Setup, layout: str, cases: list[Case]) -> tuple[str, str, bool]:
@@ -170,8 +179,11 @@ def _layout(user: UserFunction, setup: Setup, layout: str, cases: list[Case]) ->
     row_case = cases[0]
     batch_case = next(c for c in cases if c.batch)
     n, k = batch_case.z.shape
-    row_ok, row_what = _probe(user, setup, row_case, False)
-    batch_ok, batch_what = _probe(user, setup, batch_case, True)
+    row_ok, row_what, row_stopped = _probe(user, setup, row_case, False)
+    batch_ok, batch_what, batch_stopped = _probe(user, setup, batch_case, True)
+    if row_stopped or batch_stopped:  # a call that never came back says nothing about the shapes it takes
+        given = f"given a ({k},) row it {row_what}" if row_stopped else f"given a ({n}, {k}) batch it {batch_what}"
+        return "both", f"not detected: {given}; every case is passed in its own shape", False
     if row_ok and batch_ok:
         return "both", f"detected: {LAYOUT_TEXT['both']}", False
     if batch_ok:
@@ -244,12 +256,17 @@ def other_input(user: UserFunction, setup: Setup, layout: str, passes_battery: b
         args.append(t if setup.input == "targets" else dE_ds(t, s))
         names.append(arguments(setup, z, t)[1][1])
     batch = layout == "batch"
-    called = user([a[None] if batch else a for a in args], names)
     k = len(z)
     shape = (k, k) if setup.kind == "jacobian" else (k,)
-    arr, error = (
-        (None, f"raised {called.error}") if called.error else as_output(called.raw, (1, *shape) if batch else shape)
-    )
+    error: str | None
+    try:
+        called = user([a[None] if batch else a for a in args], names)
+    except CallFailed as exc:
+        arr, error = None, exc.message if exc.ran else f"not run ({exc.message})"
+    else:
+        arr, error = (
+            (None, f"raised {called.error}") if called.error else as_output(called.raw, (1, *shape) if batch else shape)
+        )
     out = None if arr is None else (arr[0] if batch else arr)
     grad: Array | None = None
     matches: tuple[str, ...] = ()

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from softgrad.commands.verify.cases import Case, battery
+from softgrad.commands.verify.session import CallFailed
 from softgrad.commands.verify.user_code import UserFunction, returned, shape_of, shape_text
 from softgrad.core import Array, dE_ds, fused_gradient, rules, softmax, softmax_jacobian
 
@@ -142,7 +143,11 @@ def probe_one_parameter(user: UserFunction) -> tuple[str | None, str]:
     row, batch = cases[0].z[0], next(c for c in cases if c.batch).z
     seen = []
     for arg in (row, batch):
-        called = user([arg], ["x"])
+        try:
+            called = user([arg], ["x"])
+        except CallFailed as exc:
+            seen.append(f"given {shape_text(arg.shape)} it {exc.message if exc.ran else 'was not run: ' + exc.message}")
+            continue
         if called.error is not None:
             seen.append(f"given {shape_text(arg.shape)} it raised {called.error}")
             continue
