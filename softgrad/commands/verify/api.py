@@ -150,11 +150,14 @@ def verify(
 
     ``fn`` is a callable, run in this process, or a target ``"PATH.py:FUNC"`` / ``"package.module:FUNC"``,
     imported and run in a child process of its own (its output is captured into the report's ``printed``;
-    exiting, crashing or hanging there is a failed case). ``kind``: ``"grad"``, ``"jacobian"``,
-    ``"softmax"`` or ``"backward"``; None detects it from the signature (and, for one parameter, from the
-    shape it returns). ``layout``: ``"row"``, ``"batch"``, ``"both"`` or ``"auto"``. ``reduction``: ``"mean"`` or ``"sum"`` over the rows
-    of a batch gradient. ``jacobian_input``: ``"s"``, ``"z"`` or ``"auto"``; ``backward_input``:
-    ``"upstream"``, ``"targets"`` or ``"auto"``. ``rtol``/``atol`` override the per-dtype tolerances.
+    exiting, crashing or hanging there is a failed case).
+
+    ``kind``: ``"grad"``, ``"jacobian"``, ``"softmax"`` or ``"backward"``; None detects it from the
+    signature (and, for one parameter, from the shape it returns). ``layout``: ``"row"``, ``"batch"``,
+    ``"both"`` or ``"auto"``. ``reduction``: ``"mean"`` or ``"sum"`` over the rows of a batch gradient.
+    ``jacobian_input``: ``"s"``, ``"z"`` or ``"auto"``; ``backward_input``: ``"upstream"``, ``"targets"``
+    or ``"auto"``. ``rtol``/``atol`` override the per-dtype tolerances.
+
     ``timeout``: seconds one call may take (a call past it is a failed case; for a callable it is honoured
     with SIGALRM in the main thread on POSIX when nothing else uses SIGALRM, and not at all elsewhere);
     ``budget``: seconds the code may take over the whole run (later calls are not run, and fail). None: no
