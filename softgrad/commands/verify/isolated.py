@@ -149,6 +149,7 @@ class IsolatedSession:
         self.calls = 0
         self._capture = _Capture()
         self._child: _Child | None = None
+        self._closed = False
         try:
             self._child = self._start()
         except BaseException:
@@ -160,6 +161,8 @@ class IsolatedSession:
     def apply(self, step: Callable[..., T], *payload: Any) -> T:
         from softgrad.commands.verify.wire import encode
 
+        if self._closed:
+            raise RuntimeError("the session is closed")
         allowed = self.clock.allowed()
         body = encode((step_name(step), list(payload)))
         self.calls += 1
@@ -184,6 +187,7 @@ class IsolatedSession:
 
     def close(self) -> None:
         """End the child (its pipe closed, a moment to exit, then its whole process group killed)."""
+        self._closed = True
         try:
             self._stop(graceful=True)
         finally:

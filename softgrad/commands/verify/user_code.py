@@ -231,7 +231,9 @@ class UserFunction:
         description = session.apply(describe_step)
         fn = session.obj if isinstance(session, InProcessSession) else Remote(description)
         file = session.file or description.file
-        return cls(fn, file, dict(description.errstate), session)
+        user = cls(fn, file, dict(description.errstate), session)
+        user.__dict__["description"] = description  # the cached property, known already
+        return user
 
     @functools.cached_property
     def description(self) -> Description:
