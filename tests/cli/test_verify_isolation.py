@@ -4,6 +4,7 @@ never 0 unless every case ran and passed, JSON that stays JSON whatever the code
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -136,7 +137,9 @@ def _start_sleeper(tmp_path: Path) -> tuple[subprocess.Popen[str], list[int]]:
     return proc, [int(p) for p in pids.read_text().split()]
 
 
-@pytest.mark.parametrize(("sig", "code", "said"), [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
+@pytest.mark.parametrize(
+    ("sig", "code", "said"), [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")]
+)
 def test_ctrl_c_ends_softgrad_and_the_child_group(tmp_path: Path, sig: int, code: int, said: str) -> None:
     proc, pids = _start_sleeper(tmp_path)
     proc.send_signal(sig)
@@ -154,4 +157,5 @@ def test_a_killed_softgrad_leaves_no_child_running(tmp_path: Path) -> None:
     proc.kill()
     proc.communicate(timeout=30)
     assert _gone(pids[0])  # the child (its own subprocess is beyond softgrad's reach once softgrad is gone)
-    os.kill(pids[1], signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pids[1], signal.SIGKILL)

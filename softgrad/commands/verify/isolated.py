@@ -176,11 +176,13 @@ class IsolatedSession:
             raise
         finally:
             self.clock.spent += time.monotonic() - start
-        self.clock.record(None)
         if answer[0] == "ok":
+            self.clock.record(None)
             return answer[1]  # type: ignore[no-any-return]
-        self._stop()
-        raise CallFailed(str(answer[1]), "did your code change softgrad or numpy?", failure="broken")
+        self._stop()  # softgrad's code there may have been changed: the next call gets a new process
+        failed = CallFailed(str(answer[1]), "did your code change softgrad or numpy?", failure="broken")
+        self.clock.record(failed)
+        raise failed
 
     def printed(self) -> str:
         return self._capture.text()
@@ -332,7 +334,7 @@ class IsolatedSession:
     def _garbled(self, exc: Exception) -> CallFailed:
         self._stop()
         return CallFailed(
-            f"its process sent softgrad a message it cannot read ({exc})",
+            f"sent softgrad a message it cannot read ({exc})",
             "did your code write to softgrad's pipe?",
             failure="broken",
         )

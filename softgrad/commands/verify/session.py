@@ -40,7 +40,8 @@ DEFAULT_TIMEOUT = 10.0
 #: The default limit on the time the user's code may take over the whole run (every call, and restarting
 #: its process after a crash), in seconds.
 DEFAULT_BUDGET = 60.0
-#: After this many calls in a row ran past the timeout or ended the process, the remaining calls are not run.
+#: After this many calls in a row did not come back (ran past the timeout, ended the process, broke softgrad's
+#: code there), the remaining calls are not run.
 STOP_AFTER_TIMEOUTS = 2
 
 #: The frozen dataclasses that may cross the process boundary, by ``module.qualname``.
@@ -150,13 +151,13 @@ class Clock:
         self.budget = budget
         #: seconds the user's code has taken so far
         self.spent = 0.0
-        #: the last calls in a row that did not come back (ran past the timeout, ended the process)
+        #: the last calls in a row that did not come back
         self.in_a_row: list[CallFailed] = []
 
     def allowed(self) -> float | None:
         """Seconds the next call may take (None: no limit); raises CallFailed when it is not to be made."""
         if len(self.in_a_row) >= STOP_AFTER_TIMEOUTS:
-            what = f"{len(self.in_a_row)} calls in a row did not come back; the last {self.in_a_row[-1].message}"
+            what = f"{len(self.in_a_row)} calls in a row did not come back (the last: {self.in_a_row[-1].message})"
             raise CallFailed(what, failure="not run")
         left = None if self.budget is None else self.budget - self.spent
         if left is not None and left <= 0:
@@ -176,8 +177,8 @@ class Clock:
 
     def record(self, failed: CallFailed | None) -> None:
         """A call came back (None) or did not: after :data:`STOP_AFTER_TIMEOUTS` calls in a row that ran past
-        the timeout or ended the process, the rest are not made."""
-        if failed is None or failed.failure not in ("timeout", "died"):
+        the timeout, ended the process or broke softgrad's code there, the rest are not made."""
+        if failed is None or not failed.ran:
             self.in_a_row.clear()
         else:
             self.in_a_row.append(failed)

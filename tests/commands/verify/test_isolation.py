@@ -120,7 +120,8 @@ def test_a_function_that_always_hangs_stops_after_two_timeouts(tmp_path: Path) -
     assert time.monotonic() - start < 30
     assert report.status == "fail"
     assert {c.failure for c in report.cases} == {"not run"}
-    assert report.verdict.endswith("not run: 2 calls in a row did not come back; the last did not return within 0.3 s)")
+    said = "not run: 2 calls in a row did not come back (the last: did not return within 0.3 s))"
+    assert report.verdict.endswith(said)
 
 
 def test_the_budget_ends_the_run_with_the_rest_not_run(tmp_path: Path) -> None:
@@ -149,9 +150,7 @@ def test_a_segfault_is_a_failed_case_with_the_signal(tmp_path: Path) -> None:
         return {RIGHT}
     """
     report = softgrad.verify(f"{_module(tmp_path, body)}:grad", trials=0)
-    assert _errors(report) == {
-        "batch": "was killed by signal 11 (segmentation fault) while computing case `batch`"
-    }
+    assert _errors(report) == {"batch": "was killed by signal 11 (segmentation fault) while computing case `batch`"}
     assert next(c for c in report.cases if c.name == "batch").failure == "died"
 
 
@@ -243,11 +242,10 @@ def test_a_step_broken_by_the_users_code_is_a_failed_case(tmp_path: Path) -> Non
         return {RIGHT}
     """
     report = softgrad.verify(f"{_module(tmp_path, body)}:grad", trials=0)
-    first = report.cases[0]
-    assert first.failure == "broken"
-    assert first.error is not None
-    assert first.error.startswith("softgrad's call_step raised TypeError")
-    assert first.error.endswith("(did your code change softgrad or numpy?)")
+    assert report.status == "fail"
+    assert report.layout_reason.startswith("not detected: given a (4,) row it softgrad's call_step raised TypeError")
+    assert {c.failure for c in report.cases} == {"not run"}  # two such calls in a row: the rest are not run
+    assert report.verdict.endswith("(did your code change softgrad or numpy?)))")
 
 
 def test_a_pickle_written_to_softgrads_pipe_is_not_unpickled(tmp_path: Path) -> None:
@@ -271,9 +269,7 @@ def test_a_pickle_written_to_softgrads_pipe_is_not_unpickled(tmp_path: Path) -> 
     report = softgrad.verify(f"{_module(tmp_path, body)}:grad", trials=0)
     assert not marker.exists()
     assert report.status == "fail"
-    first = report.cases[0]
-    assert first.failure == "broken"
-    assert "sent softgrad a message it cannot read" in (first.error or "")
+    assert "sent softgrad a message it cannot read (unknown tag b'\\x80')" in report.layout_reason
 
 
 def test_a_session_kills_its_child_and_process_group_on_close(tmp_path: Path) -> None:
@@ -367,7 +363,9 @@ def test_bad_timeout_and_budget_values_are_input_errors() -> None:
 def test_call_failed_names_the_case() -> None:
     exc = CallFailed("exited with code 0", "os._exit or sys.exit in your code?")
     assert exc.message == "exited with code 0 (os._exit or sys.exit in your code?)"
-    assert exc.on_case("batch") == "exited with code 0 while computing case `batch` (os._exit or sys.exit in your code?)"
+    assert (
+        exc.on_case("batch") == "exited with code 0 while computing case `batch` (os._exit or sys.exit in your code?)"
+    )
     timeout = CallFailed("did not return within 10 s", failure="timeout")
     assert timeout.on_case("shift_1000") == "did not return within 10 s on case `shift_1000`"
 
@@ -416,7 +414,8 @@ def test_the_wire_carries_plain_data_exactly() -> None:
     back = wire.decode(wire.encode(value))
     assert back[:7] == value[:7]
     for a, b in zip(back[7], value[7], strict=True):
-        assert a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b)
+        assert (a.dtype, a.shape) == (b.dtype, b.shape)
+        assert np.array_equal(a, b)
     assert back[8:11] == value[8:11]
     assert np.array_equal(back[11].raw, value[11].raw)
 
