@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import sys
 from typing import Any
 
 import click
@@ -151,11 +149,14 @@ Examples:
 )
 @output_options(["table", "json", "junit"])
 def verify_cmd(target: str, show: int, fmt: str, output: str | None, no_color: bool, **options: Any) -> int:
+    from softgrad.commands.verify.isolated import IsolatedSession
+
+    # the child starts importing the target (and numpy) while this process imports numpy and the battery
+    session = IsolatedSession(target, options["timeout"], options["budget"], wait=False)
     from softgrad.commands.verify.api import verify
     from softgrad.commands.verify.loader import target_file
 
-    with contextlib.redirect_stdout(sys.stderr):  # what the user's code prints is talk, not data
-        report = verify(target, options.pop("kind"), **options)
+    report = verify(session, options.pop("kind"), **options)
     sources = [p for p in (target_file(target),) if p]
     if fmt == "junit":
         from softgrad.render.verify_junit import render_junit

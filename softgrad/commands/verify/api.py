@@ -19,7 +19,6 @@ here prints or exits.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -42,7 +41,13 @@ from softgrad.commands.verify.kinds import (
     probe_one_parameter,
 )
 from softgrad.commands.verify.report import VerifyReport
-from softgrad.commands.verify.session import DEFAULT_BUDGET, DEFAULT_TIMEOUT, InProcessSession, Session
+from softgrad.commands.verify.session import (
+    DEFAULT_BUDGET,
+    DEFAULT_TIMEOUT,
+    InProcessSession,
+    Session,
+    check_seconds,
+)
 from softgrad.commands.verify.user_code import CHANGED, UserFunction, article, source_file
 from softgrad.core import rules
 from softgrad.core.tolerance import DTYPES, tolerance_for
@@ -96,10 +101,7 @@ def _check_options(kind: str | None, options: dict[str, Any]) -> None:
         rules.choice(name, options[name], allowed)
     rules.whole_number("trials", options["trials"], 0, MAX_TRIALS)
     for name in ("timeout", "budget"):
-        value = options[name]
-        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0
-        if value is not None and not ok:
-            raise InputError(name, f"must be a number of seconds > 0, got {value!r}")
+        check_seconds(name, options[name])
     rules.whole_number("seed", options["seed"])
     for name in ("rtol", "atol"):
         rules.tolerance(name, options[name])
@@ -132,7 +134,7 @@ def _input_reason(chosen: Run, readings: list[str], given: bool) -> str:
 
 
 def verify(
-    fn: Callable[..., Any] | str,
+    fn: Callable[..., Any] | str | Session,
     kind: str | None = None,
     *,
     layout: str = "auto",
@@ -150,7 +152,8 @@ def verify(
 
     ``fn`` is a callable, run in this process, or a target ``"PATH.py:FUNC"`` / ``"package.module:FUNC"``,
     imported and run in a child process of its own (its output is captured into the report's ``printed``;
-    exiting, crashing or hanging there is a failed case).
+    exiting, crashing or hanging there is a failed case). A :class:`Session` already started (the command
+    line starts the child process before it imports numpy) is used, and closed, as it is.
 
     ``kind``: ``"grad"``, ``"jacobian"``, ``"softmax"`` or ``"backward"``; None detects it from the
     signature (and, for one parameter, from the shape it returns). ``layout``: ``"row"``, ``"batch"``,
@@ -169,8 +172,16 @@ def verify(
     options: dict[str, Any] = {"layout": layout, "reduction": reduction, "jacobian_input": jacobian_input}
     options |= {"backward_input": backward_input, "trials": trials, "seed": seed, "rtol": rtol, "atol": atol}
     options |= {"timeout": timeout, "budget": budget}
-    _check_options(kind, options)
     session: Session
+    if not isinstance(fn, str) and not callable(fn) and hasattr(fn, "apply"):
+        session = fn
+        try:
+            _check_options(kind, options)
+        except BaseException:
+            session.close()
+            raise
+        return _run(session, kind, options)
+    _check_options(kind, options)
     if isinstance(fn, str):
         from softgrad.commands.verify.isolated import IsolatedSession
 
@@ -179,6 +190,11 @@ def verify(
         session = InProcessSession(fn, _describe_fn(fn), source_file(fn), timeout=timeout, budget=budget)
     else:
         raise InputError("fn", f"expected a function, got {article(type(fn).__name__)}")
+    return _run(session, kind, options)
+
+
+def _run(session: Session, kind: str | None, options: dict[str, Any]) -> VerifyReport:
+    """The battery on the session's object; the session closed at the end, whatever happens."""
     try:
         user = UserFunction.open(session)
         with np.errstate(all="ignore"):  # softgrad's own arithmetic; the user's calls get their own back

@@ -1,7 +1,7 @@
 """The child process that runs the user's code for ``verify``: it loads the target, then answers softgrad's
 requests ``(step name, payload)`` with ``("ok", result)`` until softgrad closes the pipe.
 
-Started by :class:`softgrad.commands.verify.isolated.IsolatedSession` as ``python -u -c BOOT`` with the
+Started by :class:`softgrad.commands.verify.isolated.IsolatedSession` as ``python -u -c isolated.BOOT`` with the
 descriptors of two pipes (requests in, answers out), the target, softgrad's process id and the directory
 softgrad is imported from. Descriptors 0, 1 and 2 are /dev/null and softgrad's capture of what the code
 prints: nothing here writes to them. Everything softgrad needs is imported before the user's directory is
@@ -124,16 +124,3 @@ def main(argv: list[str]) -> int:
         return serve(requests, answers, spec)
     except (BrokenPipeError, WireError):
         return 3  # softgrad went away, or sent what it should not: nothing to answer
-
-
-#: What the parent runs with ``python -u -c``: the current directory off sys.path (``-c`` puts it first),
-#: softgrad's own directory last (found even when softgrad is not installed), then :func:`main`.
-BOOT = (
-    "import sys\n"
-    "root = sys.argv.pop()\n"
-    "sys.path[:] = [p for p in sys.path if p not in ('', '.')]\n"
-    "if root not in sys.path:\n"
-    "    sys.path.append(root)\n"
-    "from softgrad.commands.verify.child import main\n"
-    "sys.exit(main(sys.argv[1:]))\n"
-)

@@ -15,7 +15,8 @@ What the code does stays in the child and becomes a reported outcome, never soft
 - the child is in its own session and process group: Ctrl-C at the terminal reaches softgrad alone, which
   ends the group on the way out; on Linux the child is also killed if softgrad itself is killed.
 
-POSIX only (pipes passed by descriptor, process groups, ``poll``).
+POSIX only (pipes passed by descriptor, process groups, ``poll``). This module imports the standard library
+only, so that the command line can start the child before it imports numpy itself (``wait=False``).
 """
 
 from __future__ import annotations
@@ -32,18 +33,30 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from softgrad.commands.verify.child import BOOT
 from softgrad.commands.verify.session import (
     DEFAULT_BUDGET,
     DEFAULT_TIMEOUT,
     CallFailed,
     Clock,
+    check_seconds,
     seconds,
     step_name,
 )
 from softgrad.errors import InputError
 
 T = TypeVar("T")
+
+#: What the parent runs with ``python -u -c``: the current directory off sys.path (``-c`` puts it first),
+#: softgrad's own directory last (found even when softgrad is not installed), then :func:`main`.
+BOOT = (
+    "import sys\n"
+    "root = sys.argv.pop()\n"
+    "sys.path[:] = [p for p in sys.path if p not in ('', '.')]\n"
+    "if root not in sys.path:\n"
+    "    sys.path.append(root)\n"
+    "from softgrad.commands.verify.child import main\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
 
 #: The directory softgrad is imported from (the child finds softgrad there even when it is not installed).
 ROOT = str(Path(__file__).resolve().parents[3])
@@ -137,8 +150,15 @@ class IsolatedSession:
     """
 
     def __init__(
-        self, target_spec: str, timeout: float | None = DEFAULT_TIMEOUT, budget: float | None = DEFAULT_BUDGET
+        self,
+        target_spec: str,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        budget: float | None = DEFAULT_BUDGET,
+        *,
+        wait: bool = True,
     ) -> None:
+        check_seconds("timeout", timeout)
+        check_seconds("budget", budget)
         self.target = target_spec
         self.file: str | None = None
         self.spec = target_spec
@@ -150,11 +170,21 @@ class IsolatedSession:
         self._capture = _Capture()
         self._child: _Child | None = None
         self._closed = False
+        #: a child started but not yet known to have loaded the target (``wait=False``)
+        self._pending: _Child | None = None
         try:
-            self._child = self._start()
+            self._pending = self._spawn()
+            if wait:
+                self.wait_ready()
         except BaseException:
-            self._capture.close(0.1)
+            self.close()
             raise
+
+    def wait_ready(self) -> None:
+        """Wait until the first child has loaded the target (InputError when it does not)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            self._child = self._loaded(pending)
 
     # -- the Session protocol -------------------------------------------------------------------------
 
@@ -163,6 +193,7 @@ class IsolatedSession:
 
         if self._closed:
             raise RuntimeError("the session is closed")
+        self.wait_ready()
         allowed = self.clock.allowed()
         body = encode((step_name(step), list(payload)))
         self.calls += 1
@@ -188,10 +219,11 @@ class IsolatedSession:
         return self._capture.text()
 
     def close(self) -> None:
-        """End the child (its pipe closed, a moment to exit, then its whole process group killed)."""
+        """End the child and its whole process group (at once: there is nothing it still needs to do; what it
+        printed is already in the capture, its output being unbuffered)."""
         self._closed = True
         try:
-            self._stop(graceful=True)
+            self._stop(gentle=False)
         finally:
             self._capture.close(GRACE)
 
@@ -234,7 +266,10 @@ class IsolatedSession:
 
     def _start(self) -> _Child:
         """A child with the target loaded; InputError when it does not load."""
-        child = self._spawn()
+        return self._loaded(self._spawn())
+
+    def _loaded(self, child: _Child) -> _Child:
+        """``child`` once it has loaded the target; InputError when it does not."""
         wait = max(self.timeout or 0.0, MIN_IMPORT_TIMEOUT)
         try:
             answer = self._receive(child, time.monotonic() + wait)
@@ -351,21 +386,19 @@ class IsolatedSession:
             return CallFailed(f"exited with code {code}", "os._exit or sys.exit in your code?")
         return CallFailed(f"was killed by signal {-code} ({_signal_name(-code)})", _SIGNAL_HINTS.get(-code))
 
-    def _stop(self, graceful: bool = False) -> None:
+    def _stop(self, gentle: bool = True) -> None:
         child, self._child = self._child, None
-        if child is None:
-            return
-        if graceful:
-            with contextlib.suppress(OSError):
-                os.close(child.requests)  # the child reads the end of its requests and exits
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                child.proc.wait(GRACE)
-        self._kill(child)
+        if self._pending is not None:
+            self._kill(self._pending, gentle)
+            self._pending = None
+        if child is not None:
+            self._kill(child, gentle)
 
-    def _kill(self, child: _Child) -> None:
-        """End the child's process group: SIGTERM, a moment, SIGKILL (always, for what it started)."""
+    def _kill(self, child: _Child, gentle: bool = True) -> None:
+        """End the child's process group: SIGTERM and a moment to end (``gentle``), then SIGKILL (always, for
+        what it started)."""
         try:
-            if child.proc.poll() is None:
+            if gentle and child.proc.poll() is None:
                 _signal_group(child.proc.pid, signal.SIGTERM)
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     child.proc.wait(GRACE)

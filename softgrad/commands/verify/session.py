@@ -137,6 +137,18 @@ class Session(Protocol):
         ...
 
 
+def check_seconds(name: str, value: object) -> float | None:
+    """``timeout`` / ``budget``: None (no limit) or a finite number of seconds > 0."""
+    if value is None:
+        return None
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+    if not ok:
+        from softgrad.errors import InputError
+
+        raise InputError(name, f"must be a number of seconds > 0, got {value!r}")
+    return float(value)  # type: ignore[arg-type]
+
+
 def seconds(value: float) -> str:
     """``10 s``, ``0.5 s``."""
     return f"{value:g} s"
