@@ -46,16 +46,16 @@ from softgrad.errors import InputError
 
 T = TypeVar("T")
 
-#: What the parent runs with ``python -u -c``: the current directory off sys.path (``-c`` puts it first),
-#: softgrad's own directory last (found even when softgrad is not installed), then :func:`main`.
+#: What the parent runs with ``python -u -c``: the current directory off sys.path (``-c`` puts it first);
+#: softgrad's own directory and the parent's other sys.path entries last (softgrad, and packages the
+#: caller can import, are found; nothing there comes before the standard library or numpy); then ``main``.
 BOOT = (
     "import sys\n"
-    "root = sys.argv.pop()\n"
+    "args, extra = sys.argv[1:5], sys.argv[5:]\n"
     "sys.path[:] = [p for p in sys.path if p not in ('', '.')]\n"
-    "if root not in sys.path:\n"
-    "    sys.path.append(root)\n"
+    "sys.path += [p for p in dict.fromkeys(extra) if p not in sys.path]\n"
     "from softgrad.commands.verify.child import main\n"
-    "sys.exit(main(sys.argv[1:]))\n"
+    "sys.exit(main(args))\n"
 )
 
 #: The directory softgrad is imported from (the child finds softgrad there even when it is not installed).
@@ -242,7 +242,9 @@ class IsolatedSession:
         ans_r, ans_w = os.pipe()
         env = dict(os.environ)
         env.setdefault("PYTHONIOENCODING", "utf-8:backslashreplace")
-        argv = [sys.executable, "-u", "-c", BOOT, str(req_r), str(ans_w), self.spec, str(os.getpid()), ROOT]
+        here = {"", ".", os.getcwd()}
+        paths = [ROOT, *(p for p in sys.path if isinstance(p, str) and p not in here)]
+        argv = [sys.executable, "-u", "-c", BOOT, str(req_r), str(ans_w), self.spec, str(os.getpid()), *paths]
         try:
             proc = subprocess.Popen(  # noqa: S603 - this Python, softgrad's own child module, no shell
                 argv,
@@ -278,7 +280,9 @@ class IsolatedSession:
             raise InputError(self.spec, f"importing it did not finish within {seconds(wait)}") from None
         except _Ended:
             failed = self._ended(child)
-            raise InputError(self.spec, f"importing it ended its process: {failed.message}") from None
+            last = [text for text in self._capture.text().splitlines() if text.strip()][-1:]
+            said = f"; its last output: {last[0].strip()[:200]}" if last else ""
+            raise InputError(self.spec, f"importing it ended its process: {failed.message}{said}") from None
         except BaseException:
             self._kill(child)
             raise

@@ -463,3 +463,21 @@ def test_call_step_returns_plain_data_in_process() -> None:
     called = call_step(lambda z: Tensorish([1.0, 2.0]), [np.zeros(2)], ["z"], dict(np.geterr()), None)
     assert isinstance(called.raw, np.ndarray)
     assert called.raw.tolist() == [1.0, 2.0]
+
+
+def test_a_package_the_caller_can_import_is_found_by_the_child(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pkg = tmp_path / "verifypkg_on_path"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    _module(pkg, f"def grad(z, t):\n    return {RIGHT}\n", "losses.py")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    report = softgrad.verify("verifypkg_on_path.losses:grad", trials=0)
+    assert report.status == "pass", report.verdict
+
+
+def test_a_module_that_kills_its_process_at_import_says_what_it_printed(tmp_path: Path) -> None:
+    target = _module(tmp_path, "import os\nprint('cannot go on without a GPU', flush=True)\nos._exit(1)\n")
+    with pytest.raises(InputError, match="exited with code 1 .*; its last output: cannot go on without a GPU$"):
+        softgrad.verify(f"{target}:grad")
