@@ -479,5 +479,5 @@ def test_a_package_the_caller_can_import_is_found_by_the_child(
 
 def test_a_module_that_kills_its_process_at_import_says_what_it_printed(tmp_path: Path) -> None:
     target = _module(tmp_path, "import os\nprint('cannot go on without a GPU', flush=True)\nos._exit(1)\n")
-    with pytest.raises(InputError, match="exited with code 1 .*; its last output: cannot go on without a GPU$"):
+    with pytest.raises(InputError, match=r"exited with code 1 .*; its last output: cannot go on without a GPU$"):
         softgrad.verify(f"{target}:grad")
