@@ -465,9 +465,7 @@ def test_call_step_returns_plain_data_in_process() -> None:
     assert called.raw.tolist() == [1.0, 2.0]
 
 
-def test_a_package_the_caller_can_import_is_found_by_the_child(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_package_the_caller_can_import_is_found_by_the_child(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pkg = tmp_path / "verifypkg_on_path"
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")
