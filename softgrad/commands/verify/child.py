@@ -29,7 +29,7 @@ import numpy  # noqa: F401 - imported before the user's directory is on sys.path
 
 from softgrad.commands.verify import session, user_code
 from softgrad.commands.verify.loader import load_target
-from softgrad.commands.verify.wire import WireError, decode, encode, read_frame, write_frame
+from softgrad.commands.verify.wire import MAX_MESSAGE, WireError, decode, encode, read_frame, write_frame
 from softgrad.errors import InputError
 
 #: Descriptors at or above this are softgrad's (out of the way of descriptors the user's code opens).
@@ -98,6 +98,7 @@ def serve(requests: int, answers: int, spec: str) -> int:
         write_frame(answers, encode(("input_error", exc.where, exc.message)))
         return 0
     write_frame(answers, encode(("ready", target.spec, target.path)))
+    me = os.getpid()
     while True:
         body = read_frame(requests)
         if body is None:
@@ -111,6 +112,10 @@ def serve(requests: int, answers: int, spec: str) -> int:
                 answer = encode(("error", _escaped(exc, name)))
             except BaseException:  # noqa: BLE001 - even the message may fail (a user's __str__, memory)
                 answer = encode(("error", f"softgrad's step {name} failed"))
+        if os.getpid() != me:  # the user's code forked and this is the copy: only the original answers
+            os._exit(0)
+        if len(answer) > MAX_MESSAGE:
+            answer = encode(("error", f"the answer to {name} is {len(answer)} bytes, more than the {MAX_MESSAGE}"))
         write_frame(answers, answer)
 
 

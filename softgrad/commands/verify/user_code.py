@@ -111,7 +111,19 @@ def call_step(
     for name, before, after in zip(names, args, copies, strict=True):
         if before.shape != after.shape or not np.array_equal(before, after, equal_nan=True):
             notes.append(f"{CHANGED} {name} in place")
-    return Called(plain(raw), None, tuple(notes))
+    return Called(_sendable(plain(raw)), None, tuple(notes))
+
+
+#: The largest array a call's result may hold (a bigger one is described, not carried).
+MAX_RESULT_BYTES = 1 << 28
+
+
+def _sendable(value: Any) -> Any:
+    """``value``, or an Opaque description of an array too large to carry back (256 MiB)."""
+    if isinstance(value, np.ndarray) and value.nbytes > MAX_RESULT_BYTES:
+        too_many = f"{value.nbytes} bytes, too many to carry back"
+        return Opaque("numpy.ndarray", f"array of shape {value.shape}", tuple(value.shape), too_many)
+    return value
 
 
 def _short(text: str, limit: int = 80) -> str:
@@ -258,6 +270,8 @@ def as_output(raw: object, shape: tuple[int, ...]) -> tuple[NDArray[np.float64] 
     if isinstance(raw, Opaque):
         if raw.dtype is not None:
             return None, f"returned {article(raw.short_type)} of {raw.dtype} values, not numbers; {want}"
+        if raw.type_name == "numpy.ndarray" and raw.shape is not None and raw.shape != shape:
+            return None, f"returned shape {shape_text(raw.shape)} ({raw.reason}), {want}"
         why = f" ({raw.reason})" if raw.reason else ""
         return None, f"returned {article(raw.short_type)} that is not an array{why}; {want}"
     try:

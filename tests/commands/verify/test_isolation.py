@@ -479,3 +479,22 @@ def test_a_module_that_kills_its_process_at_import_says_what_it_printed(tmp_path
     target = _module(tmp_path, "import os\nprint('cannot go on without a GPU', flush=True)\nos._exit(1)\n")
     with pytest.raises(InputError, match=r"exited with code 1 .*; its last output: cannot go on without a GPU$"):
         softgrad.verify(f"{target}:grad")
+
+
+def test_a_fork_in_the_users_code_and_a_huge_result_do_not_confuse_softgrad(tmp_path: Path) -> None:
+    body = f"""
+    import os
+
+    def grad(z, t):
+        if os.fork() == 0 and z.ndim == 2:
+            return np.zeros((2, 2))  # the copy's answer is never sent
+        return {RIGHT}
+
+    def huge(z, t):
+        return np.zeros((1 << 26) + 1)  # 512 MiB
+    """
+    target = _module(tmp_path, body)
+    assert softgrad.verify(f"{target}:grad", trials=1).status == "pass"
+    report = softgrad.verify(f"{target}:huge", trials=0, layout="row")
+    message = "returned shape (67108865,) (536870920 bytes, too many to carry back), expected an array of shape (4,)"
+    assert report.cases[0].error == message
