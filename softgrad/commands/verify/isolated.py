@@ -8,7 +8,7 @@ What the code does stays in the child and becomes a reported outcome, never soft
   processes it starts cannot touch softgrad's stdout); :meth:`IsolatedSession.printed` is what it wrote;
 - a call that runs past ``timeout`` seconds is a :class:`CallFailed` ("did not return within 10 s"): the
   child's whole process group is ended (SIGTERM, then SIGKILL), and the next call starts a new child;
-  after :data:`~softgrad.commands.verify.session.STOP_AFTER_TIMEOUTS` such calls in a row, or once the
+  after :data:`~softgrad.commands.verify.session.STOP_AFTER_FAILED_CALLS` such calls in a row, or once the
   code has taken ``budget`` seconds in all, the remaining calls are not made;
 - a child that exits or is killed is a CallFailed saying how ("exited with code 0 (os._exit or sys.exit in
   your code?)", "was killed by signal 11 (segmentation fault)");

@@ -42,7 +42,7 @@ DEFAULT_TIMEOUT = 10.0
 DEFAULT_BUDGET = 60.0
 #: After this many calls in a row did not come back (ran past the timeout, ended the process, broke softgrad's
 #: code there), the remaining calls are not run.
-STOP_AFTER_TIMEOUTS = 2
+STOP_AFTER_FAILED_CALLS = 2
 
 #: The frozen dataclasses that may cross the process boundary, by ``module.qualname``.
 PLAIN_TYPES: dict[str, type] = {}
@@ -168,7 +168,7 @@ class Clock:
 
     def allowed(self) -> float | None:
         """Seconds the next call may take (None: no limit); raises CallFailed when it is not to be made."""
-        if len(self.in_a_row) >= STOP_AFTER_TIMEOUTS:
+        if len(self.in_a_row) >= STOP_AFTER_FAILED_CALLS:
             what = f"{len(self.in_a_row)} calls in a row did not come back (the last: {self.in_a_row[-1].message})"
             raise CallFailed(what, failure="not run")
         left = None if self.budget is None else self.budget - self.spent
@@ -188,7 +188,7 @@ class Clock:
         )
 
     def record(self, failed: CallFailed | None) -> None:
-        """A call came back (None) or did not: after :data:`STOP_AFTER_TIMEOUTS` calls in a row that ran past
+        """A call came back (None) or did not: after :data:`STOP_AFTER_FAILED_CALLS` calls in a row that ran past
         the timeout, ended the process or broke softgrad's code there, the rest are not made."""
         if failed is None or not failed.ran:
             self.in_a_row.clear()
