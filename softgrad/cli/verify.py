@@ -153,10 +153,14 @@ def verify_cmd(target: str, show: int, fmt: str, output: str | None, no_color: b
 
     # the child starts importing the target (and numpy) while this process imports numpy and the battery
     session = IsolatedSession(target, options["timeout"], options["budget"], wait=False)
-    from softgrad.commands.verify.api import verify
+    try:
+        from softgrad.commands.verify.api import verify
+    except BaseException:  # Ctrl-C while importing: the child goes too
+        session.close()
+        raise
     from softgrad.commands.verify.loader import target_file
 
-    report = verify(session, options.pop("kind"), **options)
+    report = verify(session, options.pop("kind"), **options)  # closes the session
     sources = [p for p in (target_file(target),) if p]
     if fmt == "junit":
         from softgrad.render.verify_junit import render_junit
