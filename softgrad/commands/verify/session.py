@@ -15,6 +15,13 @@ which is all the parent process can know about an object that lives in a child. 
 user's object must use ``UserFunction.description`` (or ``inspect.signature(user.fn)``, which reads it),
 never the object itself: in the isolated case the parent does not have it.
 
+Writing a new step: a module-level function in a softgrad module that imports only the standard library,
+numpy and softgrad (the child imports it with the user's directory off ``sys.path``); take and return plain
+data (register result dataclasses with :func:`plain_data`); catch what the user's code raises, letting
+:data:`PASS_THROUGH` through. Every place that runs a step must expect :class:`CallFailed` and turn it into
+a failed case or a statement, never let it escape: ``judge.run_case`` makes the case an error with
+``exc.on_case(case.name)`` as its message and ``exc.failure`` as its ``failure``.
+
 Two sessions: :class:`InProcessSession` (``softgrad.verify(fn)`` on a function object: the object is here,
 a timeout is honoured with SIGALRM where the platform allows) and
 :class:`softgrad.commands.verify.isolated.IsolatedSession` (``softgrad.verify("path.py:func")`` and the
