@@ -40,6 +40,8 @@ OPTION_FOR = {
     "call": "--call",
     "array": "--array",
     "trials": "--trials",
+    "timeout": "--timeout",
+    "budget": "--budget",
     "jobs": "--jobs",
     "k": "--k",
     "delimiter": "--delimiter",

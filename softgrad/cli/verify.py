@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +22,7 @@ from softgrad.commands.verify.kinds import (
     REDUCTIONS,
     TARGETS,
 )
+from softgrad.commands.verify.session import DEFAULT_BUDGET, DEFAULT_TIMEOUT
 from softgrad.commands.verify.weights import LABEL_CHOICES, REG_CONVENTION_CHOICES
 from softgrad.errors import exit_code
 from softgrad.render.layout import Document
@@ -38,6 +37,10 @@ module-level instance (called through __call__, or forward(...) then backward(..
 from the attribute backward sets, such as self.dinputs). Without :FUNC the module must define exactly
 one public function. Importing the module RUNS ITS CODE: verify
 only code you trust.
+
+Your code runs in a child process of its own, one per run: what it prints is captured and shown at the
+end of the report (never mixed into it); a call that exits, crashes or runs past --timeout is a failed
+case naming what happened, and the run goes on.
 
 \b
 Kinds (--kind, detected from the signature when it is unambiguous):
@@ -67,7 +70,8 @@ ready-to-run 'softgrad check' command. --format junit writes JUnit XML (a testca
 github (annotations at your function), markdown and html are for CI too.
 
 \b
-Exit codes: 0 every case passes, 1 a case fails (wrong numbers, an exception, a wrong shape),
+Exit codes: 0 every case passes, 1 a case fails (wrong numbers, an exception, a wrong shape, a call
+that did not return or ended its process, a case not run),
 2 usage error, or a target that does not exist, does not import, is not callable or whose kind
 cannot be detected (give --kind).
 
@@ -91,6 +95,7 @@ Examples:
   softgrad verify samples/verify/weights_reg_missing_2.py:softmax_loss_vectorized   # reg_gradient_factor
   softgrad verify samples/verify/two_layer_bug_W2.py:two_layer_loss            # kind loss-and-grad
   softgrad verify net.py:loss --kind loss-and-grad --case args.json
+  softgrad verify slow.py:grad --timeout 60 --budget 600          # a slow function: more time
 """
 
 
@@ -212,6 +217,24 @@ Examples:
     help="Absolute tolerance for every case (default per dtype: 1e-10 float64, 1e-6 float32).",
 )
 @click.option(
+    "--timeout",
+    type=float,
+    default=DEFAULT_TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    help="Longest one call of your function may take: a call past it is a failed case, its process is "
+    "killed and the next case starts a new one; after two such calls in a row the rest are not run.",
+)
+@click.option(
+    "--budget",
+    type=float,
+    default=DEFAULT_BUDGET,
+    show_default=True,
+    metavar="SECONDS",
+    help="Longest your code may take over the whole run (every call, restarts included); the cases left "
+    "when it is spent are not run, and fail.",
+)
+@click.option(
     "--show",
     type=click.IntRange(min=0),
     default=DEFAULT_SHOW,
@@ -221,12 +244,19 @@ Examples:
 )
 @output_options(["table", "json", "junit", "github", "markdown", "html"])
 def verify_cmd(target: str, show: int, fmt: str, output: str | None, no_color: bool, **options: Any) -> int:
-    from softgrad.commands.verify.api import verify
+    from softgrad.commands.verify.isolated import IsolatedSession
+
+    # the child starts importing the target (and numpy) while this process imports numpy and the battery
+    session = IsolatedSession(target, options["timeout"], options["budget"], wait=False)
+    try:
+        from softgrad.commands.verify.api import verify
+    except BaseException:  # Ctrl-C while importing: the child goes too
+        session.close()
+        raise
     from softgrad.commands.verify.loader import target_file
     from softgrad.commands.verify.weights_report import WeightsReport
 
-    with contextlib.redirect_stdout(sys.stderr):  # what the user's code prints is talk, not data
-        report = verify(target, options.pop("kind"), **options)
+    report = verify(session, options.pop("kind"), **options)  # closes the session
     sources = [p for p in (target_file(target), options.get("case")) if p]
     where = function_location(target)
     ci = ci_summary(report, sources, show=show, where=where)

@@ -57,10 +57,27 @@ def verify_document(r: VerifyReport, show: int = DEFAULT_SHOW) -> Document:
     doc += _other_input(r)
     for note in r.notes:
         doc.append(line(Cell(f"note: {note}", "dim")))
+    doc += _printed(r.printed)
     doc.append(line(""))
     style = "ok" if r.ok else "bad"
     doc.append(line("status: ", Cell(r.status.upper(), style), Cell(f"  {r.verdict}", "dim")))
     return _tidy(doc)
+
+
+#: Lines of what the user's code printed shown at each end (all of it, shortened, is in --format json).
+PRINTED_LINES = 5
+
+
+def _printed(text: str) -> Document:
+    """What the user's code printed, its first and last lines."""
+    if not text:
+        return []
+    lines = text.rstrip("\n").splitlines() or [""]
+    n = len(lines)
+    if n > 2 * PRINTED_LINES + 1:
+        lines = [*lines[:PRINTED_LINES], f"… {n - 2 * PRINTED_LINES} more lines …", *lines[-PRINTED_LINES:]]
+    head = f"your code printed {n} line{'s' if n > 1 else ''} (not part of the report; --format json has it):"
+    return [line(Cell(head, "dim")), *(line(Cell(f"  | {text_line[:200]}", "dim")) for text_line in lines)]
 
 
 def failure_summary(r: VerifyReport) -> Document:

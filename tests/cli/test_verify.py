@@ -123,7 +123,7 @@ def test_output_file_and_refusing_to_overwrite_the_target(tmp_path: Path) -> Non
     assert Path(target).read_text(encoding="utf-8") == before
 
 
-def test_what_the_users_code_prints_goes_to_stderr(tmp_path: Path) -> None:
+def test_what_the_users_code_prints_is_captured_into_the_report(tmp_path: Path) -> None:
     target = _write(
         tmp_path,
         "chatty.py",
@@ -131,9 +131,13 @@ def test_what_the_users_code_prints_goes_to_stderr(tmp_path: Path) -> None:
     )
     r = run("verify", f"{target}:grad", "--format", "json", "--trials", "0")
     assert r.exit_code == 0
-    assert json.loads(r.stdout)["status"] == "pass"
-    assert "importing" in r.stderr
-    assert "called" in r.stderr
+    data = json.loads(r.stdout)
+    assert data["status"] == "pass"
+    assert data["printed"].startswith("importing\ncalled\n")
+    assert r.stderr == ""
+    r = run("verify", f"{target}:grad", "--trials", "0")
+    assert "your code printed" in r.stdout
+    assert "  | importing" in r.stdout
 
 
 def test_package_module_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -223,11 +227,21 @@ def test_bad_options_exit_2(args: list[str], message: str) -> None:
     assert r.stdout == ""
 
 
-def test_ctrl_c_inside_the_users_function_exits_130(tmp_path: Path) -> None:
+def test_a_keyboard_interrupt_raised_by_the_users_code_is_a_failed_case(tmp_path: Path) -> None:
+    """In its own process a KeyboardInterrupt is the code's own doing (Ctrl-C at the terminal reaches softgrad:
+    see test_isolation.py::test_ctrl_c_ends_softgrad_and_the_child_group)."""
     target = _write(tmp_path, "slow.py", "def grad(z, t):\n    raise KeyboardInterrupt\n")
-    r = run("verify", f"{target}:grad")
-    assert r.exit_code == 130
-    assert "interrupted" in r.stderr
+    r = run("verify", f"{target}:grad", "--trials", "0", "--format", "json")
+    assert r.exit_code == 1
+    assert json.loads(r.stdout)["cases"][0]["error"].startswith("raised KeyboardInterrupt (at ")
+
+
+def test_ctrl_c_inside_a_function_object_exits_130() -> None:
+    def grad(z: object, t: object) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        softgrad.verify(grad, trials=0)
 
 
 def test_help_documents_the_options_and_warns_that_code_runs() -> None:

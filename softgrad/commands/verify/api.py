@@ -9,12 +9,16 @@ Four kinds of function:
 - ``backward``: the softmax layer's backward on its own, ``f(s, g) -> J(s)ᵀ·g`` for an upstream gradient
   g = dE/ds (tested with dense upstream vectors), or ``f(s, t) -> dE/dz``.
 
-The user's code runs inside :func:`verify`; whatever it raises or returns becomes a failed case, never an
-exception out of here (Ctrl-C excepted). Nothing here prints or exits.
+A target ``"PATH.py:FUNC"`` runs in a child process of its own (:mod:`~softgrad.commands.verify.isolated`:
+a timeout per call, a time budget for the run, its output captured); a function object runs in this
+process (:class:`~softgrad.commands.verify.session.InProcessSession`). Whatever the code raises, returns,
+or does to its process becomes a failed case, never an exception out of here (Ctrl-C excepted). Nothing
+here prints or exits.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Literal, overload
@@ -44,7 +48,14 @@ from softgrad.commands.verify.kinds import (
 )
 from softgrad.commands.verify.layer_code import layer_kind, verify_layer_code
 from softgrad.commands.verify.report import REFERENCES, Diagnosis, VerifyReport
-from softgrad.commands.verify.session import CallFailed, InProcessSession
+from softgrad.commands.verify.session import (
+    DEFAULT_BUDGET,
+    DEFAULT_TIMEOUT,
+    CallFailed,
+    InProcessSession,
+    Session,
+    check_seconds,
+)
 from softgrad.commands.verify.user_code import CHANGED, UserFunction, article, source_file
 from softgrad.commands.verify.weights_report import WeightsReport
 from softgrad.core import rules
@@ -201,6 +212,8 @@ def _check_options(kind: str | None, options: dict[str, Any]) -> None:
     if options["returns"] is not None:
         rules.whole_number("returns", options["returns"], 0, 99)
     rules.whole_number("trials", options["trials"], 0, MAX_TRIALS)
+    for name in ("timeout", "budget"):
+        check_seconds(name, options[name])
     rules.whole_number("seed", options["seed"])
     for name in ("rtol", "atol"):
         rules.tolerance(name, options[name])
@@ -233,7 +246,7 @@ def _given(r: Run) -> str:
 
 @overload
 def verify(
-    fn: Callable[..., Any] | str,
+    fn: Callable[..., Any] | str | Session,
     kind: Literal["grad", "jacobian", "softmax", "backward", "elementwise", "loss-backward"],
     *,
     layout: str = "auto",
@@ -251,12 +264,14 @@ def verify(
     reg_convention: str = "auto",
     labels: str = "auto",
     case: str | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    budget: float | None = DEFAULT_BUDGET,
 ) -> VerifyReport: ...
 
 
 @overload
 def verify(
-    fn: Callable[..., Any] | str,
+    fn: Callable[..., Any] | str | Session,
     kind: Literal["weights", "loss-and-grad"],
     *,
     layout: str = "auto",
@@ -274,12 +289,14 @@ def verify(
     reg_convention: str = "auto",
     labels: str = "auto",
     case: str | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    budget: float | None = DEFAULT_BUDGET,
 ) -> WeightsReport: ...
 
 
 @overload
 def verify(
-    fn: Callable[..., Any] | str,
+    fn: Callable[..., Any] | str | Session,
     kind: str | None = None,
     *,
     layout: str = "auto",
@@ -297,11 +314,13 @@ def verify(
     reg_convention: str = "auto",
     labels: str = "auto",
     case: str | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    budget: float | None = DEFAULT_BUDGET,
 ) -> VerifyReport | WeightsReport: ...
 
 
 def verify(
-    fn: Callable[..., Any] | str,
+    fn: Callable[..., Any] | str | Session,
     kind: str | None = None,
     *,
     layout: str = "auto",
@@ -319,11 +338,17 @@ def verify(
     reg_convention: str = "auto",
     labels: str = "auto",
     case: str | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    budget: float | None = DEFAULT_BUDGET,
 ) -> VerifyReport | WeightsReport:
     """Check the user's function against the reference on the battery and ``trials`` random cases.
 
-    ``fn`` is a callable or a target ``"PATH.py:FUNC"`` / ``"package.module:FUNC"`` (imported: that runs
-    the module's code). ``kind``: ``"grad"``, ``"jacobian"``, ``"softmax"`` or ``"backward"``; None
+    ``fn`` is a callable, run in this process, or a target ``"PATH.py:FUNC"`` / ``"package.module:FUNC"``,
+    imported and run in a child process of its own (its output is captured into the report's ``printed``;
+    exiting, crashing or hanging there is a failed case). A :class:`Session` already started (the command
+    line starts the child process before it imports numpy) is used, and closed, as it is.
+
+    ``kind``: ``"grad"``, ``"jacobian"``, ``"softmax"`` or ``"backward"``; None
     detects it from the signature (and, for one parameter, from the shape it returns). ``layout``:
     ``"row"``, ``"batch"``, ``"both"`` or ``"auto"``. ``reduction``: ``"mean"``, ``"sum"``, ``"none"`` (per-row,
     as sum) over the rows of a batch gradient, or ``"auto"`` (detected from the batch case). ``targets``:
@@ -334,6 +359,11 @@ def verify(
     ``"jax"`` (float64 tensors of that framework, which must be installed), or ``"auto"`` (from what its
     module imports). ``jacobian_input``: ``"s"``, ``"z"`` or ``"auto"``; ``backward_input``:
     ``"upstream"``, ``"targets"`` or ``"auto"``. ``rtol``/``atol`` override the per-dtype tolerances.
+
+    ``timeout``: seconds one call may take (a call past it is a failed case; for a callable it is honoured
+    with SIGALRM in the main thread on POSIX when nothing else uses SIGALRM, and not at all elsewhere);
+    ``budget``: seconds the code may take over the whole run (later calls are not run, and fail). None: no
+    limit.
 
     Layer code (:mod:`softgrad.commands.verify.layer_code`; a :class:`WeightsReport`): ``kind="weights"``
     for ``f(W, X, y, reg) -> (loss, dW)`` or ``dW`` (``reg_convention``: ``"auto"`` reads it from the loss,
@@ -347,43 +377,74 @@ def verify(
     options: dict[str, Any] = {"layout": layout, "reduction": reduction, "jacobian_input": jacobian_input}
     options |= {"backward_input": backward_input, "trials": trials, "seed": seed, "rtol": rtol, "atol": atol}
     options |= {"targets": targets, "returns": returns, "call": call, "array": array}
+    options |= {"timeout": timeout, "budget": budget}
+    options |= {"reg_convention": reg_convention, "labels": labels, "case": case}
+    session: Session
+    if not isinstance(fn, str) and not callable(fn) and hasattr(fn, "apply"):
+        session = fn
+        try:
+            _check_options(kind, options)
+        except BaseException:
+            session.close()
+            raise
+        return _run(session, kind, options)
     _check_options(kind, options)
     if isinstance(fn, str):
-        from softgrad.commands.verify.loader import load_target
+        from softgrad.commands.verify.isolated import IsolatedSession
 
-        loaded = load_target(fn)
-        func, target, user_file = loaded.fn, loaded.spec, loaded.path
+        session = IsolatedSession(fn, timeout=timeout, budget=budget)
     elif callable(fn) or callable(getattr(fn, "backward", None)):  # a layer object has backward
-        func, target, user_file = fn, _describe_fn(fn), source_file(fn)
+        obj: Callable[..., Any] = fn  # type: ignore[assignment]
+        session = InProcessSession(obj, _describe_fn(obj), source_file(obj), timeout=timeout, budget=budget)
     else:
         raise InputError("fn", f"expected a function, got {article(type(fn).__name__)}")
-    user = UserFunction(func, user_file, dict(np.geterr()), InProcessSession(func, target, user_file))
-    layer = layer_kind(user.session, kind)
-    with np.errstate(all="ignore"):  # softgrad's own arithmetic; the user's calls get their own back
-        if layer is not None:
-            defaults: dict[str, object] = {
-                "layout": "auto",
-                "reduction": "auto",
-                "jacobian_input": "auto",
-                "backward_input": "auto",
-            }
-            defaults |= {"targets": "auto", "returns": None, "call": None, "array": "auto"}
-            for name, default in defaults.items():
-                if options[name] != default:
-                    raise InputError(name, f"applies to the dE/dz kinds, not to kind {layer[0]}")
-            return verify_layer_code(
-                user.session,
-                *layer,
-                errstate=user.errstate,
-                trials=trials,
-                seed=seed,
-                rtol=rtol,
-                atol=atol,
-                reg_convention=reg_convention,
-                labels=labels,
-                case=case,
-            )
-        return _verify(user, target, kind, options)
+    return _run(session, kind, options)
+
+
+def _run(session: Session, kind: str | None, options: dict[str, Any]) -> VerifyReport | WeightsReport:
+    """The battery on the session's object; the session closed at the end, whatever happens."""
+    try:
+        user = UserFunction.open(session)
+        layer = layer_kind(user.session, kind)
+        with np.errstate(all="ignore"):  # softgrad's own arithmetic; the user's calls get their own back
+            if layer is not None:
+                return _layer_code(user, layer, options)
+            report = _verify(user, session.target, kind, options)
+    finally:
+        session.close()
+    printed = session.printed()
+    return dataclasses.replace(report, printed=_shortened(printed)) if printed else report
+
+
+#: Characters of what the code printed kept in the report, from each end.
+PRINTED_KEEP = 2000
+
+
+def _shortened(text: str) -> str:
+    if len(text) <= 2 * PRINTED_KEEP + 100:
+        return text
+    left_out = len(text) - 2 * PRINTED_KEEP
+    return f"{text[:PRINTED_KEEP]}\n… {left_out} characters left out …\n{text[-PRINTED_KEEP:]}"
+
+
+def _layer_code(user: UserFunction, layer: tuple[str, str], options: dict[str, Any]) -> WeightsReport:
+    defaults: dict[str, object] = {"layout": "auto", "reduction": "auto", "jacobian_input": "auto"}
+    defaults |= {"backward_input": "auto", "targets": "auto", "returns": None, "call": None, "array": "auto"}
+    for name, default in defaults.items():
+        if options[name] != default:
+            raise InputError(name, f"applies to the dE/dz kinds, not to kind {layer[0]}")
+    return verify_layer_code(
+        user.session,
+        *layer,
+        errstate=user.errstate,
+        trials=options["trials"],
+        seed=options["seed"],
+        rtol=options["rtol"],
+        atol=options["atol"],
+        reg_convention=options["reg_convention"],
+        labels=options["labels"],
+        case=options["case"],
+    )
 
 
 def _verify(user: UserFunction, target: str, kind: str | None, options: dict[str, Any]) -> VerifyReport:

@@ -19,10 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from softgrad.commands.verify.session import CallFailed, plain
+from softgrad.commands.verify.session import CallFailed, plain, plain_data
 from softgrad.commands.verify.user_code import CHANGED, exception_text
 
 
+@plain_data
 @dataclass(frozen=True)
 class Params:
     """The positional parameters of a callable, without ``self``/``cls``/``ctx``."""
@@ -42,6 +43,7 @@ class Params:
         return self.names[: self.required] if self.required else self.names
 
 
+@plain_data
 @dataclass(frozen=True)
 class Described:
     """What the user's object is, as plain data."""
@@ -65,6 +67,7 @@ class Described:
     name: str = ""
 
 
+@plain_data
 @dataclass(frozen=True)
 class Plan:
     """How the object is called (see :class:`Described`): ``what`` as described, and for the layer protocol
@@ -98,6 +101,7 @@ class Context:
         return None
 
 
+@plain_data
 @dataclass(frozen=True)
 class Outcome:
     """One call: what it returned (plain data), what it raised (``Type: message (at file:line)``), what it
@@ -107,8 +111,19 @@ class Outcome:
     error: str | None = None
     notes: tuple[str, ...] = ()
     attributes: tuple[tuple[str, Any], ...] = ()
-    #: the call did not come back (timeout, exit, crash): what happened
+    #: the call did not come back (timeout, exit, crash): what happened, what may have caused it, and which
+    #: of session.FAILURES it was
     failed: str | None = None
+    failed_hint: str | None = None
+    failure: str | None = None
+
+    def failed_on(self, case: str | None = None) -> str | None:
+        """What happened to a call that did not come back, naming the case when given ("did not return within
+        10 s on case `shift_1000`"); None when it came back."""
+        if self.failed is None:
+            return None
+        exc = CallFailed(self.failed, self.failed_hint, failure=self.failure or "died")
+        return exc.on_case(case) if case else exc.message
 
 
 def _params(fn: Any) -> Params | None:
@@ -350,4 +365,4 @@ def invoke(session: Any, step: Callable[..., Outcome], *payload: Any) -> Outcome
     try:
         return session.apply(step, *payload)  # type: ignore[no-any-return]
     except CallFailed as exc:
-        return Outcome(None, failed=exc.message)
+        return Outcome(None, failed=exc.what, failed_hint=exc.hint, failure=exc.failure)

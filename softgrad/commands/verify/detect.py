@@ -135,9 +135,10 @@ def call_case(user: UserFunction, setup: Setup, case: Case, as_batch: bool) -> O
     )
 
 
-def failure_text(outcome: Outcome) -> str | None:
+def failure_text(outcome: Outcome, case: str | None = None) -> str | None:
+    """What went wrong with a call (it did not come back, or it raised), naming ``case`` when given."""
     if outcome.failed is not None:
-        return outcome.failed
+        return outcome.failed_on(case)
     return None if outcome.error is None else f"raised {outcome.error}"
 
 

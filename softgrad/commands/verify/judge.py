@@ -58,9 +58,12 @@ def run_case(
     called = call_case(user, setup, case, as_batch)
     expected = expected_output(setup, case)
     command = None if as_batch and case.z.shape[0] > 1 else check_command(case.z[0], case.t[0], dtype=case.dtype)
-    failed = failure_text(called)
+    failed = failure_text(called, case.name)
     if failed is not None:
-        return CaseResult(**base, status="error", error=failed, command=command, notes=called.notes), {}
+        result = CaseResult(
+            **base, status="error", error=failed, command=command, notes=called.notes, failure=called.failure
+        )
+        return result, {}
     got = read_result(called, setup, case, as_batch)
     arr = got.arr
     if arr is None:

@@ -50,6 +50,15 @@ REFERENCES: dict[str, tuple[str, str]] = {
 }
 
 
+#: How the verdict counts the cases whose call did not come back, by ``CaseResult.failure``.
+FAILURE_TEXT = {
+    "timeout": "did not return in time",
+    "died": "ended the process running your code",
+    "broken": "broke softgrad's code in the process running yours",
+    "not run": "not run",
+}
+
+
 def json_nested(values: Any) -> Any:
     """Nested tuples of floats for JSON: NaN and inf become None."""
     if values is None:
@@ -93,6 +102,9 @@ class CaseResult:
     #: a ready-to-run ``softgrad check`` command at the exposing input (the worst row)
     command: str | None = None
     notes: tuple[str, ...] = ()
+    #: when the call did not come back: "timeout", "died" (its process ended), "broken" (softgrad's code
+    #: failed where the user's code runs) or "not run" (the run's time was spent); ``error`` says how
+    failure: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -125,6 +137,7 @@ class CaseResult:
             "error": self.error,
             "command": self.command,
             "notes": list(self.notes),
+            "failure": self.failure,
         }
 
 
@@ -234,6 +247,8 @@ class VerifyReport:
     #: the arrays it is given ("numpy", "torch", "jax") and why
     array: str = "numpy"
     array_reason: str = ""
+    #: what the user's code wrote to its stdout and stderr (a target run in its own process), shortened
+    printed: str = ""
 
     @property
     def failed(self) -> tuple[CaseResult, ...]:
@@ -282,8 +297,18 @@ class VerifyReport:
         bad = n["fail"] + n["error"]
         raised_n = sum(c.status == "error" and (c.error or "").startswith("raised") for c in self.cases)
         parts = [f"{raised_n} raised an exception"] if raised_n else []
-        if n["error"] > raised_n:
-            parts.append(f"{n['error'] - raised_n} returned the wrong shape or type")
+        stopped = {f: sum(c.failure == f for c in self.cases) for f in ("timeout", "died", "broken", "not run")}
+        if n["error"] > raised_n + sum(stopped.values()):
+            parts.append(f"{n['error'] - raised_n - sum(stopped.values())} returned the wrong shape or type")
+        for failure, said in FAILURE_TEXT.items():
+            count = stopped[failure]
+            case = next((c for c in self.cases if c.failure == failure), None)
+            if case is None:
+                continue
+            if failure == "not run":
+                parts.append(f"{count} {case.error or 'not run'}" if count > 1 else case.error or "not run")
+            else:
+                parts.append(case.error or said if count == 1 else f"{count} {said}, the first {case.error}")
         raised = f" ({', '.join(parts)})" if parts else ""
         head = "wrong"
         if self.kind == "jacobian":
@@ -344,5 +369,6 @@ class VerifyReport:
             "distinguishing_input": self.distinguishing_input.to_dict() if self.distinguishing_input else None,
             "other_input": self.other_input.to_dict() if self.other_input else None,
             "notes": list(self.notes),
+            "printed": self.printed,
             "cases": [c.to_dict() for c in self.cases],
         }

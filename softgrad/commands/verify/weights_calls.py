@@ -13,10 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from softgrad.commands.verify.session import plain
+from softgrad.commands.verify.session import plain, plain_data
 from softgrad.commands.verify.user_code import exception_text, source_file
 
 
+@plain_data
 @dataclass(frozen=True)
 class Signature:
     """The positional parameters the object takes: their names, which have no default, and *args."""
@@ -41,6 +42,7 @@ def signature(obj: Any) -> Signature | None:
     )
 
 
+@plain_data
 @dataclass(frozen=True)
 class Outcome:
     """One call of the user's function: what it returned (as plain data), or what it raised."""
