@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from softgrad.commands.verify import session as _session
 from softgrad.commands.verify.session import CallFailed, plain, plain_data
 from softgrad.commands.verify.user_code import CHANGED, exception_text
 
@@ -182,7 +183,7 @@ def _imports(obj: Any) -> tuple[str, ...]:
 def _instance(cls: type) -> tuple[Any, str]:
     try:
         return cls(), ""
-    except KeyboardInterrupt:
+    except _session.PASS_THROUGH:  # Ctrl-C and an in-process timeout are softgrad's, not the code's outcome
         raise
     except BaseException as exc:  # noqa: BLE001 - whatever the user's __init__ raises is reported
         return None, exception_text(exc, inspect.getsourcefile(cls) if _has_source(cls) else None)
@@ -339,11 +340,11 @@ def call(
                 attributes = _set_by(inst, before) if raw is None else ()
             else:
                 raw = target(*copies, **keywords)
-            result = plain(raw)
-        except KeyboardInterrupt:
+        except _session.PASS_THROUGH:  # Ctrl-C and an in-process timeout are softgrad's, not the code's outcome
             raise
         except BaseException as exc:  # noqa: BLE001 - whatever it raises is a failed case, never a crash
             return Outcome(None, exception_text(exc, user_file))
+    result = plain(raw)  # softgrad's own code: if the user's code broke it, that escapes the step
     seen = set()
     for w in caught:
         text = f"{w.category.__name__}: {w.message}"

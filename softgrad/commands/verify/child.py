@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy  # noqa: F401 - imported before the user's directory is on sys.path
 
-from softgrad.commands.verify import session, user_code
+from softgrad.commands.verify import calls, session, user_code, weights_calls  # noqa: F401 - the steps and their plain-data types
 from softgrad.commands.verify.loader import load_target
 from softgrad.commands.verify.wire import MAX_MESSAGE, WireError, decode, encode, read_frame, write_frame
 from softgrad.errors import InputError

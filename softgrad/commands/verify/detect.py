@@ -92,6 +92,8 @@ class Probe:
     value_ok: bool
     what: str
     picked: Picked
+    #: the call did not come back (it timed out, ended its process, or was not run)
+    stopped: bool = False
 
 
 def expected_shape(setup: Setup, case: Case, as_batch: bool) -> tuple[int, ...]:
@@ -146,7 +148,7 @@ def probe(user: UserFunction, setup: Setup, case: Case, as_batch: bool) -> Probe
     outcome = call_case(user, setup, case, as_batch)
     failed = failure_text(outcome)
     if failed is not None:
-        return Probe(False, False, failed, Picked(None, failed))
+        return Probe(False, False, failed, Picked(None, failed), stopped=outcome.failed is not None)
     picked = read_result(outcome, setup, case, as_batch)
     if picked.arr is None:
         return Probe(False, False, picked.problem or "", picked)
@@ -218,6 +220,9 @@ def _layout(option: str, row: Probe, batch: Probe, k: int, n: int) -> tuple[str,
         return option, f"given: {LAYOUT_TEXT[option]}"
     if row.shape_ok and batch.shape_ok:
         return "both", f"detected: {LAYOUT_TEXT['both']}"
+    if row.stopped or batch.stopped:  # a call that dies or hangs never makes its layout a skipped one
+        what = f"given a ({k},) row it {row.what}" if row.stopped else f"given a ({n}, {k}) batch it {batch.what}"
+        return "both", f"not detected: {what}; both are tested"
     if batch.shape_ok:
         return "batch", f"detected: {LAYOUT_TEXT['batch']}; given a ({k},) row it {row.what}"
     if row.shape_ok:

@@ -132,12 +132,13 @@ def test_the_budget_ends_the_run_with_the_rest_not_run(tmp_path: Path) -> None:
         time.sleep(0.15)
         return {RIGHT}
     """
-    report = softgrad.verify(f"{_module(tmp_path, body)}:grad", trials=5, budget=0.5)
+    # detection probes the function four times (one-hot and class-index targets, a row and a batch) first
+    report = softgrad.verify(f"{_module(tmp_path, body)}:grad", trials=5, budget=1.2)
     failures = [c.failure for c in report.cases]
     assert report.status == "fail"
     assert "not run" in failures
     assert failures[0] is None  # the first cases ran and passed
-    assert "the run's time budget of 0.5 s was spent" in report.verdict
+    assert "the run's time budget of 1.2 s was spent" in report.verdict
 
 
 def test_a_segfault_is_a_failed_case_with_the_signal(tmp_path: Path) -> None:
@@ -235,15 +236,15 @@ def test_monkeypatching_softgrad_in_the_users_code_cannot_fake_a_pass(tmp_path: 
 
 def test_a_step_broken_by_the_users_code_is_a_failed_case(tmp_path: Path) -> None:
     body = f"""
-    import softgrad.commands.verify.user_code as user_code
+    import softgrad.commands.verify.calls as calls
 
     def grad(z, t):
-        user_code.plain = None  # softgrad's own code in the child now fails after the call
+        calls.plain = None  # softgrad's own code in the child now fails after the call
         return {RIGHT}
     """
     report = softgrad.verify(f"{_module(tmp_path, body)}:grad", trials=0)
     assert report.status == "fail"
-    assert report.layout_reason.startswith("not detected: given a (4,) row it softgrad's call_step raised TypeError")
+    assert report.layout_reason.startswith("not detected: given a (4,) row it softgrad's call raised TypeError")
     assert {c.failure for c in report.cases} == {"not run"}  # two such calls in a row: the rest are not run
     assert report.verdict.endswith("(did your code change softgrad or numpy?)))")
 
@@ -496,5 +497,5 @@ def test_a_fork_in_the_users_code_and_a_huge_result_do_not_confuse_softgrad(tmp_
     target = _module(tmp_path, body)
     assert softgrad.verify(f"{target}:grad", trials=1).status == "pass"
     report = softgrad.verify(f"{target}:huge", trials=0, layout="row")
-    message = "returned shape (67108865,) (536870920 bytes, too many to carry back), expected an array of shape (4,)"
+    message = "returned shape (67108865,), expected an array of shape (4,)"
     assert report.cases[0].error == message
