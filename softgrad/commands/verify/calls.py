@@ -21,7 +21,7 @@ import numpy as np
 
 from softgrad.commands.verify import session as _session
 from softgrad.commands.verify.session import CallFailed, plain, plain_data
-from softgrad.commands.verify.user_code import CHANGED, exception_text
+from softgrad.commands.verify.user_code import CHANGED, exception_text, sendable, warning_notes
 
 
 @plain_data
@@ -344,13 +344,10 @@ def call(
             raise
         except BaseException as exc:  # noqa: BLE001 - whatever it raises is a failed case, never a crash
             return Outcome(None, exception_text(exc, user_file))
-    result = plain(raw)  # softgrad's own code: if the user's code broke it, that escapes the step
-    seen = set()
-    for w in caught:
-        text = f"{w.category.__name__}: {w.message}"
-        if text not in seen:
-            seen.add(text)
-            notes.append(f"your function warned: {text}")
+    # softgrad's own code: if the user's code broke it, that escapes the step; an array too large to carry
+    # back is described, not sent
+    result = sendable(plain(raw))
+    notes.extend(warning_notes(caught))
     for name, before_arg, copy in zip(names, args, copies, strict=True):
         after = _values(copy)
         if isinstance(before_arg, np.ndarray) and (

@@ -14,7 +14,7 @@ from softgrad.commands.verify.calls import Outcome, call, invoke
 from softgrad.commands.verify.cases import FAMILY_TEXT, Case, battery, hard
 from softgrad.commands.verify.kinds import LAYOUT_TEXT, Setup, arguments, expected_output, has_reduction, leads_to
 from softgrad.commands.verify.session import Opaque
-from softgrad.commands.verify.user_code import UserFunction, article, as_output, shape_of, shape_text
+from softgrad.commands.verify.user_code import UserFunction, as_output, shape_of, shape_text
 from softgrad.core import Array
 from softgrad.core.tolerance import compare, tolerance_for
 
@@ -77,10 +77,7 @@ def pick(outcome: Outcome, shape: tuple[int, ...], returns: int | None) -> Picke
             elif len(matching) > 1 and any(shape_of(x) != shape for x in raw):
                 items = ", ".join(map(str, matching))
                 return Picked(None, f"returned a {kind} whose items {items} all have shape {shape_text(shape)}; {want}")
-    if isinstance(raw, Opaque):
-        because = f" ({raw.reason})" if raw.reason else ""
-        return Picked(None, f"returned {article(raw.type_name)} that is not an array{because}; {want}")
-    arr, problem = as_output(raw, shape)
+    arr, problem = as_output(raw, shape)  # an Opaque description too: it says what came back instead
     return Picked(arr, problem, where, why)
 
 

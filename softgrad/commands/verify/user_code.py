@@ -102,23 +102,24 @@ def call_step(
             raise
         except BaseException as exc:  # noqa: BLE001 - whatever it raises is a failed case, never a crash
             return Called(None, exception_text(exc, file), ())
-    seen = set()
-    for w in caught:
-        text = f"{w.category.__name__}: {w.message}"
-        if text not in seen:
-            seen.add(text)
-            notes.append(f"your function warned: {text}")
+    notes.extend(warning_notes(caught))
     for name, before, after in zip(names, args, copies, strict=True):
         if before.shape != after.shape or not np.array_equal(before, after, equal_nan=True):
             notes.append(f"{CHANGED} {name} in place")
-    return Called(_sendable(plain(raw)), None, tuple(notes))
+    return Called(sendable(plain(raw)), None, tuple(notes))
 
 
 #: The largest array a call's result may hold (a bigger one is described, not carried).
 MAX_RESULT_BYTES = 1 << 28
 
 
-def _sendable(value: Any) -> Any:
+def warning_notes(caught: Sequence[warnings.WarningMessage]) -> list[str]:
+    """One note per distinct warning the user's code raised during a call."""
+    texts = dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught)
+    return [f"your function warned: {text}" for text in texts]
+
+
+def sendable(value: Any) -> Any:
     """``value``, or an Opaque description of an array too large to carry back (256 MiB)."""
     if isinstance(value, np.ndarray) and value.nbytes > MAX_RESULT_BYTES:
         too_many = f"{value.nbytes} bytes, too many to carry back"
