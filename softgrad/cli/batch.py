@@ -185,6 +185,10 @@ def run_batch_command(files: tuple[str, ...], fmt: str, o: dict[str, Any], *, pr
     )
     from softgrad.render.progress import ProgressBar
 
+    # The fast parser (polars) runs one thread per worker: the workers are the parallelism, so --jobs 1 is
+    # one core and --jobs N is N. Set before polars is first imported; a value the user set is kept.
+    os.environ.setdefault("POLARS_MAX_THREADS", "1")
+
     with ProgressBar(progress) as bar:
         result = run_batch(files, read, opts, run, bar, note=lambda m: say(f"softgrad: warning: {m}"))
     counts = result.report.total.counts

@@ -87,10 +87,9 @@ def finite_difference(
     error = np.empty((n, k))
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for rows in row_blocks(n, 1, FD_BLOCK_ROWS):
-            zt = np.ascontiguousarray(z[rows].T)
-            tt = np.ascontiguousarray(t[rows].T)
-            base = np.abs(_columns_loss(zt, tt, temperature))
             if method == "complex":
+                zt = np.ascontiguousarray(z[rows].T)
+                tt = np.ascontiguousarray(t[rows].T)
                 zc = zt.astype(np.complex128)
                 h = 1e-20 * np.maximum(1.0, np.abs(zt))
                 for j in range(k):
@@ -100,40 +99,55 @@ def finite_difference(
                     value[rows, j] = d
                     error[rows, j] = 4 * EPS * (np.abs(d) + np.sum(np.abs(tt), axis=0) / temperature)
                 continue
-            h = _steps(zt)
-            # Loss at z + c·h·e_j, evaluated from loss values only. Every perturbed sum of exponentials
-            # re-uses the unperturbed terms (same max shift), replacing the one term that changed:
-            # O(rows) per evaluation instead of O(K·rows), and the same rounding as a fresh sum.
-            u = zt / temperature
-            m = np.max(u, axis=0)
-            d = u - m
-            e = np.exp(d)
-            se = np.sum(e, axis=0)
-            s_t = np.sum(tt, axis=0)
-            td = np.sum(np.where(tt > 0, tt * d, 0.0), axis=0)
-            for j in range(k):
-                hj = h[j] / temperature
-                evals = []
-                others = np.maximum(se - e[j], 0.0)
-                for c in (1.0, -1.0, 2.0, -2.0):
-                    dj = d[j] + c * hj
-                    shift = np.maximum(dj, 0.0)  # re-shift when the perturbed logit becomes the largest
-                    # exp(-shift) is exactly 1 where there is no shift: computed only where there is one
-                    moved = np.flatnonzero(shift)
-                    rescale = others.copy()
-                    rescale[moved] *= np.exp(-shift[moved])
-                    se_c = rescale + np.exp(dj - shift)
-                    evals.append(s_t * (shift + np.log(se_c)) - (td + tt[j] * c * hj))
-                d1 = (evals[0] - evals[1]) / (2 * h[j])
-                d2 = (evals[2] - evals[3]) / (4 * h[j])
-                value[rows, j] = d1
-                error[rows, j] = np.abs(d1 - d2) / 3 + 4 * EPS * (base + 1.0) / h[j]
+            value[rows], error[rows] = _central(z[rows], t[rows], temperature)
             # Where every other term underflowed (logits far apart, ~1e300), evaluate afresh instead.
             redo = np.flatnonzero(~np.all(np.isfinite(value[rows]) & np.isfinite(error[rows]), axis=1))
             if redo.size:
                 idx = np.arange(rows.start, rows.stop)[redo]
                 value[idx], error[idx] = _fresh_central(z[idx].T.copy(), t[idx].T.copy(), temperature)
     return FiniteDifference(method, "full", value, error)
+
+
+def _central(z: Array, t: Array, temperature: float) -> tuple[Array, Array]:
+    """Central differences at steps h and 2h of every class at once, for (B, K) max-shifted logits.
+
+    With ``u = z/τ`` (at most 0: the rows are shifted), ``e = exp(u)`` and ``Σe`` per row, moving class j
+    by ``±c·h`` changes only its own term, so the loss difference is
+    ``L(+) − L(−) = S·log(Σe₊/Σe₋) − 2c·h·t_j/τ`` with ``Σe± = Σe + e_j·(exp(±c·h/τ) − 1)``: the two loss
+    values are never formed and subtracted, so the difference keeps its digits, and a step costs two
+    ``expm1`` for every class at once, not a sum per class. Rows where this overflows (logits ±1e308, left
+    unshifted) come back non-finite, for the caller to evaluate afresh.
+    """
+    h = _steps(z)
+    if temperature == 1.0:
+        u, hu, slope = z, h, t
+    else:
+        u, hu, slope = z / temperature, h / temperature, t / temperature
+    e = np.exp(u)
+    se = np.sum(e, axis=1, keepdims=True)
+    s_t = np.sum(t, axis=1, keepdims=True)
+    # |L| for the rounding term: L = Σt·log Σe − Σ t·u over the classes with t > 0 (as loss_along)
+    if bool((t >= 0).all()) and bool(np.isfinite(u).all()):
+        td, s_pos = np.sum(t * u, axis=1), s_t[:, 0]
+    else:
+        pos = t > 0
+        td, s_pos = np.sum(np.where(pos, t * u, 0.0), axis=1), np.sum(np.where(pos, t, 0.0), axis=1)
+    rounding = (4 * EPS) * (np.abs(s_pos * np.log(se[:, 0]) - td) + 1.0)
+    up, down = np.expm1(hu), np.expm1(-hu)  # exp(±c·h/τ) − 1, for c = 1 and then c = 2
+    estimates = []
+    for c in (1.0, 2.0):
+        # log(Σe₊/Σe₋) = log1p((Σe₊ − Σe₋)/Σe₋), with Σe₊ − Σe₋ = e_j·((exp(ch) − 1) − (exp(−ch) − 1))
+        est = np.log1p(e * (up - down) / (se + e * down))
+        est *= s_t
+        est /= (2 * c) * h
+        est -= slope
+        estimates.append(est)
+        up, down = up * (up + 2.0), down * (down + 2.0)  # exp(2x) − 1 = (exp(x) − 1)·(exp(x) + 1)
+    d1, d2 = estimates
+    err = np.abs(d1 - d2)
+    err /= 3
+    err += rounding[:, None] / h
+    return d1, err
 
 
 def _fresh_central(zt: Array, tt: Array, temperature: float) -> tuple[Array, Array]:

@@ -1,5 +1,8 @@
 """Workers die with their parent: real signals to a real `softgrad batch --jobs 2`, a worker killed mid-run,
-and workers that cannot be started."""
+and workers that cannot be started.
+
+Worker processes are used where the fast parser is not (``SOFTGRAD_FAST=0`` here); with it, the workers are
+threads of the one process, and a signal to it ends them all (the last tests)."""
 
 from __future__ import annotations
 
@@ -46,7 +49,7 @@ def _start(big: Path, out: Path, fmt: str = "csv") -> tuple[subprocess.Popen[byt
         [sys.executable, "-m", "softgrad", "batch", str(big), "--jobs", "2", "--format", fmt, "--output", str(out)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=child_env(),
+        env=child_env({"SOFTGRAD_FAST": "0"}),
     )
     deadline = time.monotonic() + 30
     workers: list[int] = []
@@ -122,6 +125,7 @@ def test_workers_that_cannot_start_mean_fewer_workers_and_one_note(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, allowed: int
 ) -> None:
     rows = rows_csv(tmp_path / "rows.csv", 3000)
+    monkeypatch.setenv("SOFTGRAD_FAST", "0")  # processes are the workers of the numpy path
     _failing_fork(monkeypatch, allowed)
     notes: list[str] = []
     read = ReadOptions(chunk_bytes=4096)  # many chunks, so that workers are wanted
@@ -130,3 +134,54 @@ def test_workers_that_cannot_start_mean_fewer_workers_and_one_note(
     assert notes == [
         "could not start 2 worker processes (Resource temporarily unavailable); checking the rows in this process"
     ]
+
+
+def _threads(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
+@pytest.mark.parametrize(
+    ("sig", "code", "line"),
+    [
+        (signal.SIGTERM, 143, b"softgrad: terminated\n"),
+        (signal.SIGINT, 130, b"softgrad: interrupted\n"),
+    ],
+    ids=["SIGTERM", "SIGINT"],
+)
+def test_a_signal_ends_a_run_whose_workers_are_threads(
+    big: Path, tmp_path: Path, sig: signal.Signals, code: int, line: bytes
+) -> None:
+    pytest.importorskip("polars")
+    out = tmp_path / "out.csv"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "softgrad", "batch", str(big), "--jobs", "2", "--format", "csv", "--output", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=child_env(),
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and proc.poll() is None and _threads(proc.pid) < 3:
+        time.sleep(0.02)  # the main thread and two worker threads (polars adds its own)
+    if proc.poll() is not None:
+        pytest.skip("the run finished before its workers could be seen")
+    assert children(proc.pid) == []  # no worker processes: the workers are threads
+    time.sleep(0.2)
+    proc.send_signal(sig)
+    stdout, stderr = proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        pytest.skip("the run finished before the signal")
+    assert (proc.returncode, stderr, stdout) == (code, line, b"")
+    assert list(tmp_path.iterdir()) == []  # no partial output, no temporary file
+
+
+def test_threads_and_processes_give_the_same_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("polars")
+    rows = rows_csv(tmp_path / "rows.csv", 5000)
+    read = ReadOptions(chunk_bytes=8192)  # many chunks, so that the workers are used
+    reports = {}
+    for fast in ("1", "0"):
+        monkeypatch.setenv("SOFTGRAD_FAST", fast)
+        for jobs in (1, 2):
+            result = run_batch([str(rows)], read, BatchOptions(written=True), RunOptions(jobs=jobs, show=5))
+            reports[fast, jobs] = result.report.to_dict()
+    assert len({json.dumps(r, sort_keys=True) for r in reports.values()}) == 1

@@ -97,6 +97,8 @@ def evaluate_rows(z: Array, t: Array, g: Array | None, opts: BatchOptions, *, wh
     """
     tol = opts.tolerance
     n = z.shape[0]
+    z, t = np.asfortranarray(z), np.asfortranarray(t)  # the layout the checks are fastest on
+    g = None if g is None else np.asfortranarray(g)
     rc = check_rows(z, t, opts.temperature, opts.dtype, tol, fd=opts.fd, seed=opts.seed)
     unstable = np.zeros(n, np.int8)
     unstable[rc.fd_unusable] = 3

@@ -59,26 +59,29 @@ class Summary:
             self.unbatched += n
         for code, name in enumerate(STATUS_NAMES[:3]):
             self.counts[name] += int(np.count_nonzero(res.status == code))
-        for code in np.unique(res.diagnosis):
-            mid = diagnosis_name(int(code))
+        # codes are >= UNKNOWN (-2): counted in one pass, shifted to start at 0
+        for shifted, count in _counts(res.diagnosis, 2):
+            mid = diagnosis_name(shifted - 2)
             if mid is not None:
-                self.mistakes[mid] = self.mistakes.get(mid, 0) + int(np.count_nonzero(res.diagnosis == code))
+                self.mistakes[mid] = self.mistakes.get(mid, 0) + count
         self.ambiguous += int(np.count_nonzero(res.n_matches > 1))
         if res.within_precision is not None:
             self.within_precision += int(np.count_nonzero(res.within_precision))
         if res.float32 is not None:
             self.float32 += int(np.count_nonzero(res.float32))
         self.full_precision += int(np.count_nonzero(res.status == 1)) if res.machine_written else 0
-        for code in np.unique(res.unstable):
+        for code, count in _counts(res.unstable, 0):
             if code:
-                reason = UNSTABLE_REASONS[int(code)]
-                self.unstable_reasons[reason] = self.unstable_reasons.get(reason, 0) + int(
-                    np.count_nonzero(res.unstable == code)
-                )
+                reason = UNSTABLE_REASONS[code]
+                self.unstable_reasons[reason] = self.unstable_reasons.get(reason, 0) + count
         self.histogram += histogram(res.max_rel_err)
         if self.show > 0 and n:
             # the worst first; among equal errors the earliest line (the order WorstRow ranks them in)
-            top = np.lexsort((lines, -np.nan_to_num(res.max_rel_err, nan=np.inf)))[: self.show]
+            key = -np.nan_to_num(res.max_rel_err, nan=np.inf)
+            candidates = np.arange(n)
+            if n > self.show:  # only the rows that can make the top: at most the show-th key, ties included
+                candidates = np.flatnonzero(key <= np.partition(key, self.show - 1)[self.show - 1])
+            top = candidates[np.lexsort((lines[candidates], key[candidates]))][: self.show]
             for i in top:
                 row = WorstRow(
                     float(res.max_rel_err[i]),
@@ -168,6 +171,12 @@ def total_of(summaries: Sequence[Summary]) -> FileReport:
     for s in summaries:
         total.merge(s)
     return total.report()
+
+
+def _counts(codes: NDArray[np.integer], offset: int) -> list[tuple[int, int]]:
+    """(code + offset, how many) for each code present, codes being >= -offset."""
+    counts = np.bincount(codes.astype(np.int64) + offset) if codes.size else np.zeros(0, np.int64)
+    return [(int(c), int(counts[c])) for c in np.flatnonzero(counts)]
 
 
 def histogram(rel_err: Array) -> NDArray[np.int64]:
