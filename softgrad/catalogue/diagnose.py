@@ -31,8 +31,12 @@ def match_ratio(user: Array, candidate: Array, tol: Tolerance, precision: Array 
     mistake that overflows the same way.
     """
     ratio = excess(user, candidate, tol, precision)
-    same_nonfinite = (np.isnan(user) & np.isnan(candidate)) | (np.isinf(user) & (user == candidate))
-    out: Array = np.max(np.where(same_nonfinite, 0.0, ratio), axis=-1)
+    out: Array = np.max(ratio, axis=-1)
+    rows = np.flatnonzero(np.isinf(out))  # only there can a NaN or inf on both sides be a match
+    if rows.size:
+        u, c = user[rows], candidate[rows]
+        same_nonfinite = (np.isnan(u) & np.isnan(c)) | (np.isinf(u) & (u == c))
+        out[rows] = np.max(np.where(same_nonfinite, 0.0, ratio[rows]), axis=-1)
     return out
 
 

@@ -6,7 +6,7 @@ import dataclasses
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
@@ -19,8 +19,10 @@ from softgrad.core import rules
 from softgrad.core.rules import DEFAULT_SHOW, REDUCTIONS
 from softgrad.errors import InputError, exit_code
 from softgrad.inputs.rows import ReadOptions
-from softgrad.render.ci_summary import CiSummary
 from softgrad.render.layout import Document
+
+if TYPE_CHECKING:
+    from softgrad.render.ci_summary import CiSummary
 
 HELP = """Check every row of CSV/TSV, JSON Lines or .npz files (- reads stdin; .gz is read as is).
 

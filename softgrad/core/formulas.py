@@ -22,6 +22,9 @@ Array = NDArray[np.float64]
 EPS = float(np.finfo(np.float64).eps)
 #: Elements of the explicit (rows, K, K) Jacobian built at once by the chained path.
 JACOBIAN_BLOCK = 1 << 21
+#: Up to this many classes the chained path builds the Jacobian explicitly; above it, the same product
+#: ``g · J(s)`` is taken from J's structure (``g⊙s − (g·s)·s``), O(K) per row instead of O(K²).
+EXPLICIT_JACOBIAN_MAX_K = 64
 
 
 def softmax(u: Array) -> Array:
@@ -96,16 +99,24 @@ def row_blocks(n: int, per_row: int, budget: int) -> Iterator[slice]:
         yield slice(start, min(n, start + step))
 
 
-def chained_gradient(z: Array, t: Array, temperature: float = 1.0, s: Array | None = None) -> Array:
-    """``(−t/s) · J(s) / τ`` with the Jacobian built explicitly, the way it is derived by hand.
+def chained_gradient(
+    z: Array, t: Array, temperature: float = 1.0, s: Array | None = None, *, explicit: bool | None = None
+) -> Array:
+    """``(−t/s) · J(s) / τ``, the chain rule through the softmax Jacobian, the way it is derived by hand.
 
-    The (rows, K, K) Jacobian is built in blocks of rows (and of Jacobian rows for large K), so memory
-    stays bounded. Where ``s_k`` underflows to 0 for a ``t_k > 0`` the result is not finite: see
+    ``explicit`` (default: K ≤ :data:`EXPLICIT_JACOBIAN_MAX_K`): build the (rows, K, K) Jacobian — in
+    blocks of rows (and of Jacobian rows for large K), so memory stays bounded — and multiply; otherwise
+    take the same product from J's structure, ``g⊙s − (g·s)·s``, without forming J. Either way −t/s is
+    formed, so where ``s_k`` underflows to 0 for a ``t_k > 0`` the result is not finite: see
     :func:`chained_instability`. ``s``: softmax(z/τ), if already computed.
     """
     s = softmax(z / temperature) if s is None else s
     g = dE_ds(t, s)
     n, k = s.shape
+    if not (k <= EXPLICIT_JACOBIAN_MAX_K if explicit is None else explicit):
+        with np.errstate(over="ignore", invalid="ignore"):
+            structured: Array = vjp_softmax_jacobian(g, s) / temperature
+        return structured
     out = np.empty_like(s)
     with np.errstate(over="ignore", invalid="ignore"):
         for rows in row_blocks(n, k * k, JACOBIAN_BLOCK):

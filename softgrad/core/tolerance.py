@@ -115,7 +115,10 @@ def excess(
         if slack is not None:
             allowed = allowed + slack
         ratio = np.abs(actual - ref) / allowed
-    out: NDArray[np.float64] = np.where(np.isfinite(ratio), ratio, np.inf)
+    if isinstance(ratio, np.ndarray) and ratio.ndim:
+        np.copyto(ratio, np.inf, where=np.isnan(ratio))  # in place: inf stays inf
+        return ratio
+    out: NDArray[np.float64] = np.where(np.isnan(ratio), np.inf, ratio)
     return out
 
 

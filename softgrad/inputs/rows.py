@@ -4,6 +4,7 @@ readers produce, and the rows that cannot be read, each as ``file:line: what``."
 from __future__ import annotations
 
 import csv
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -69,7 +70,7 @@ class Layout:
     def k(self) -> int:
         return len(self.z)
 
-    @property
+    @functools.cached_property
     def numeric(self) -> tuple[int, ...]:
         """Numeric columns in the order z, t (or label), g."""
         cols = list(self.z) + (list(self.t) if self.t else [self.label] if self.label is not None else [])

@@ -77,6 +77,7 @@ def test_directional_fd_matches_directional_derivative() -> None:
 
 def test_chained_gradient_in_blocks_for_large_k(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(formulas, "JACOBIAN_BLOCK", 64)
+    monkeypatch.setattr(formulas, "EXPLICIT_JACOBIAN_MAX_K", 10**6)
     rng = np.random.default_rng(1)
     z = rng.normal(size=(3, 20))
     t = rng.uniform(size=(3, 20))
@@ -89,3 +90,16 @@ def test_temperature_scales_the_gradient() -> None:
     assert np.allclose(g, (core.softmax(z / 2.0) - t) / 2.0)
     assert np.allclose(core.chained_gradient(z, t, 2.0), g)
     assert np.allclose(core.finite_difference(z, t, 2.0, method="complex").value, g, atol=1e-14)
+
+
+def test_above_64_classes_the_chained_product_is_the_same_without_forming_j() -> None:
+    rng = np.random.default_rng(2)
+    z = rng.normal(0, 5, size=(50, 100))
+    t = rng.uniform(size=(50, 100))
+    z[0, 3] = -2000.0  # s underflows where t > 0: not finite either way
+    explicit = core.chained_gradient(z, t, 1.5, explicit=True)
+    structured = core.chained_gradient(z, t, 1.5)
+    finite = np.isfinite(explicit)
+    assert np.array_equal(finite, np.isfinite(structured))
+    assert not finite[0].all()
+    assert np.allclose(structured[finite], explicit[finite], rtol=1e-12, atol=1e-15)

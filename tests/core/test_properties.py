@@ -97,3 +97,36 @@ def test_the_finite_difference_agrees_at_large_logits_that_differ_little(offset:
     exact = core.fused_gradient(z, t, 1.0)
     assert np.all(np.abs(fd.value - exact) <= fd.error + 1e-9)
     assert np.max(np.abs(fd.value - exact)) < 1e-8
+
+
+@given(problems(max_k=20), st.sampled_from([0.5, 1.0, 3.0]))
+def test_the_vectorised_finite_difference_matches_one_evaluated_afresh(
+    p: tuple[np.ndarray, np.ndarray], temperature: float
+) -> None:
+    """Every class moved at once from shared sums, against the loss recomputed at each perturbed point:
+    the same difference quotient, with error estimates that cover each other's values."""
+    from softgrad.core.finite_difference import _fresh_central
+
+    z, t = p[0][None], p[1][None]
+    est = core.finite_difference(z, t, temperature, method="central")
+    shifted = z - z.max()
+    fresh, fresh_err = _fresh_central(shifted.T.copy(), t.T.copy(), temperature)
+    assert np.all(np.abs(est.value - fresh) <= est.error + fresh_err + 1e-12)
+    assert np.all(est.error <= fresh_err * 10 + 1e-9)
+
+
+@given(problems(max_k=40), st.sampled_from([0.5, 1.0, 3.0]), st.integers(0, 3))
+def test_the_directional_difference_matches_one_evaluated_afresh(
+    p: tuple[np.ndarray, np.ndarray], temperature: float, seed: int
+) -> None:
+    from softgrad.core.finite_difference import _directional_fresh, random_directions
+
+    z, t = p[0][None], p[1][None]
+    est = core.finite_difference(z, t, temperature, mode="directional", seed=seed)
+    shifted = z - z.max()
+    scale = np.maximum(1.0, np.max(np.abs(shifted), axis=1))
+    fresh, fresh_err = _directional_fresh(
+        shifted, t, temperature, "central", random_directions(z.shape[1], 8, seed), scale
+    )
+    assert np.all(np.abs(est.value - fresh) <= est.error + fresh_err + 1e-12)
+    assert np.all(np.abs(est.value - core.fused_gradient(z, t, temperature) @ est.directions.T) <= est.error + 1e-7)
