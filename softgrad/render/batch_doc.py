@@ -127,17 +127,24 @@ def _precision_lines(r: BatchReport) -> Document:
 
 
 def _batch_level_lines(r: BatchReport) -> Document:
-    """Where the batch-level mistakes were not looked for (rows checked in streamed blocks)."""
+    """What a common factor of the unexplained failing rows suggests, and where the batch-level mistakes were
+    not looked for (rows checked in streamed blocks)."""
+    doc: Document = []
+    several = len(r.files) > 1
+    for f in r.files:
+        note = f.scale_note
+        if note:
+            doc.append(line(Cell("hint: ", "warn"), f"{f.file}: {note}" if several else note))
     n = r.total.rows_not_batch_checked
-    if not n:
-        return []
-    return [
-        line(
-            Cell("note: ", "warn"),
-            f"batch-level mistakes ({', '.join(BATCH_MISTAKES)}) were not looked for in {n} rows, checked in "
-            "streamed blocks rather than as one batch: --batch-size N looks for them in every batch of N rows",
+    if n:
+        doc.append(
+            line(
+                Cell("note: ", "warn"),
+                f"batch-level mistakes ({', '.join(BATCH_MISTAKES)}) were not looked for in {n} rows, checked "
+                "in streamed blocks rather than as one batch: --batch-size N looks for them in every batch of N rows",
+            )
         )
-    ]
+    return doc
 
 
 def _histogram(hist: dict[str, int]) -> Document:

@@ -125,7 +125,18 @@ def batch_summary(r: BatchReport, show: int) -> CiSummary:
         max(0, counts["fail"] - listed_fail),
         (f"softgrad batch {files}", f"softgrad batch {files} --format csv | grep ',fail,'"),
         dict(total.histogram),
+        _batch_notes(r),
     )
+
+
+def _batch_notes(r: BatchReport) -> tuple[str, ...]:
+    """A common factor of the unexplained failing rows, per file, and where batch-level mistakes were not
+    looked for."""
+    several = len(r.files) > 1
+    notes = [f"{f.file}: {f.scale_note}" if several else f.scale_note for f in r.files if f.scale_note]
+    if r.total.batch_level_note:
+        notes.append(r.total.batch_level_note)
+    return tuple(notes)
 
 
 def _case_rel_err(c: CaseResult) -> float | None:

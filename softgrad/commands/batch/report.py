@@ -88,6 +88,24 @@ class FileReport:
     batches_checked: int = 0
     #: rows with user gradients checked in streamed blocks, where the batch-level mistakes were not looked for
     rows_not_batch_checked: int = 0
+    #: failing rows no catalogue entry explains whose gradient is c × the expected one: c -> rows ("other":
+    #: rows whose factor is not among the most frequent kept), most frequent first
+    scaled_rows: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def scale_note(self) -> str | None:
+        """What the failing rows' common factor suggests, if the unexplained failing rows share one."""
+        unknown = self.mistakes.get("unknown", 0)
+        factors = [(k, v) for k, v in self.scaled_rows.items() if k != "other"]
+        if not factors or not unknown:
+            return None
+        top, rows = max(factors, key=lambda kv: kv[1])
+        factor, hint = _factor_text(float(top))
+        if rows == unknown:
+            lead = "every failing row that no catalogue entry explains" + (f" ({rows})" if rows > 1 else "") + " is"
+        else:
+            lead = f"{rows} of the {unknown} failing rows that no catalogue entry explains are"
+        return f"{lead} the expected gradient × {factor}{hint}"
 
     @property
     def batch_level_note(self) -> str | None:
@@ -130,6 +148,7 @@ class FileReport:
             show=show,
             batches_checked=self.batches_checked + other.batches_checked,
             rows_not_batch_checked=self.rows_not_batch_checked + other.rows_not_batch_checked,
+            scaled_rows=merge_scaled(self.scaled_rows, other.scaled_rows),
         )
 
     @property
@@ -162,12 +181,42 @@ class FileReport:
                 "batches_checked": self.batches_checked,
                 "rows_not_looked_for": self.rows_not_batch_checked,
                 "note": self.batch_level_note,
+                "scaled_rows": dict(self.scaled_rows),
+                "scale_note": self.scale_note,
             },
         }
 
 
 #: Bad rows kept in a report.
 BAD_KEPT = 1000
+#: Distinct factors kept in ``scaled_rows`` (the most frequent).
+SCALES_KEPT = 16
+
+
+def merge_scaled(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    """Both factor counts, the SCALES_KEPT most frequent kept (ties: the smaller factor), the rest "other"."""
+    total = _add(a, b)
+    other = total.pop("other", 0)
+    ranked = sorted(total.items(), key=lambda kv: (-kv[1], float(kv[0])))
+    out = dict(ranked[:SCALES_KEPT])
+    other += sum(v for _, v in ranked[SCALES_KEPT:])
+    if other:
+        out["other"] = other
+    return out
+
+
+def _factor_text(c: float) -> tuple[str, str]:
+    """(the factor as a reader would write it, what it suggests)."""
+    if c > 0 and c < 1:
+        n = round(1 / c)
+        if n >= 2 and abs(1 / c - n) <= 1e-4 * n:
+            hint = f" — as if averaged over {n} rows: a mean over batches of {n} rows? "
+            return f"1/{n}", hint + f"(--reduction mean --batch-size {n} checks that)"
+    if c > 1:
+        n = round(c)
+        if abs(c - n) <= 1e-4 * n:
+            return f"{n}", f" — as if summed over {n} rows where a mean was expected, or counted {n} times"
+    return f"{c:.6g}", ""
 
 
 def _add(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:

@@ -78,6 +78,8 @@ class RowResults:
     machine_written: bool = False
     #: the rows were one whole batch with user gradients, so the batch-level mistakes were looked for
     whole_batch: bool = False
+    #: per row, c where a failing row no catalogue entry explains is c × the expected gradient; NaN elsewhere
+    scale: Array | None = None
 
 
 def diagnosis_name(code: int) -> str | None:
@@ -109,12 +111,13 @@ def evaluate_rows(z: Array, t: Array, g: Array | None, opts: BatchOptions, *, wh
     within = np.zeros(n, bool)
     float32 = np.zeros(n, bool)
     machine = False
+    scale: Array | None = None
     if g is None:
         user_fail = np.zeros(n, bool)
         abs_err, rel_err = errors(rc.fd.value, rc.fd_reference, tol)
     else:
-        scale = expected_scale(t, opts.reduction) if whole_batch else 1.0
-        expected = rc.fused * scale
+        scale_factor = expected_scale(t, opts.reduction) if whole_batch else 1.0
+        expected = rc.fused * scale_factor
         user_fail = match_ratio(g, expected, tol) > 1
         abs_err, rel_err = errors(g, expected, tol)
         precision = None
@@ -126,7 +129,7 @@ def evaluate_rows(z: Array, t: Array, g: Array | None, opts: BatchOptions, *, wh
         idx = np.flatnonzero(user_fail)
         if idx.size:
             p_idx = None if precision is None else precision[idx]
-            table = match_rows(z[idx], t[idx], g[idx], opts.temperature, tol, scale=scale, precision=p_idx)
+            table = match_rows(z[idx], t[idx], g[idx], opts.temperature, tol, scale=scale_factor, precision=p_idx)
             best, matched, n_matches[idx] = table.best()
             codes = np.array([DIAG_IDS.index(mid) for mid in table.ids], np.int16)
             diagnosis[idx] = np.where(matched, codes[best] if codes.size else UNKNOWN, UNKNOWN)
@@ -135,6 +138,7 @@ def evaluate_rows(z: Array, t: Array, g: Array | None, opts: BatchOptions, *, wh
             if opts.dtype == "float64":
                 f32 = DEFAULT_TOLERANCES["float32"]
                 float32[idx] = match_ratio(g[idx], expected[idx], f32, p_idx) <= 1
+            scale = _scales(g, expected, tol, user_fail & (diagnosis == UNKNOWN), precision)
     status = np.full(n, PASS, np.int8)
     status[unstable > 0] = UNSTABLE
     status[rc.fd_fail | user_fail] = FAIL
@@ -149,7 +153,29 @@ def evaluate_rows(z: Array, t: Array, g: Array | None, opts: BatchOptions, *, wh
         float32,
         machine,
         whole_batch and g is not None,
+        scale,
     )
+
+
+def _scales(
+    g: Array, expected: Array, tol: Tolerance, rows: NDArray[np.bool_], precision: Array | None
+) -> Array | None:
+    """Per row, the factor c (least squares) for which the given rows' gradients are c × the expected one
+    within the tolerance; NaN elsewhere. None if no row is such a multiple."""
+    idx = np.flatnonzero(rows)
+    if not idx.size:
+        return None
+    e, u = expected[idx], g[idx]
+    with np.errstate(all="ignore"):
+        c = np.sum(u * e, axis=1) / np.sum(e * e, axis=1)
+        fits = np.isfinite(c) & (c != 0)
+        p = None if precision is None else precision[idx]
+        fits &= match_ratio(u, c[:, None] * e, tol, p) <= 1
+    if not fits.any():
+        return None
+    out = np.full(g.shape[0], np.nan)
+    out[idx[fits]] = c[fits]
+    return out
 
 
 def _within_precision(

@@ -56,3 +56,63 @@ def test_the_text_report_has_the_note_and_a_small_file_needs_none(tmp_path: Path
     data = json.loads(run("batch", str(f), "--format", "json").stdout)
     assert data["total"]["batch_level"]["batches_checked"] == 1
     assert data["total"]["batch_level"]["note"] is None
+
+
+def _batch_mean(tmp_path: Path, batch: int, decimals: int | None = None) -> Path:
+    """Gradients of a loss averaged over batches of ``batch`` rows, logged per row (optionally rounded)."""
+    rng = np.random.default_rng(11)
+    z = np.round(rng.normal(0, 2, (N, K)), 3)
+    t = np.eye(K)[rng.integers(0, K, N)]
+    g = core.fused_gradient(z, t) / batch
+    if decimals is not None:
+        g = np.round(g, decimals)
+    f = tmp_path / "batch_mean.csv"
+    head = ",".join([f"z{i}" for i in range(K)] + [f"t{i}" for i in range(K)] + [f"g{i}" for i in range(K)])
+    fmt = repr if decimals is None else (lambda x: f"{x:.{decimals}f}")
+    f.write_text(head + "\n" + "\n".join(",".join(fmt(float(x)) for x in r) for r in np.hstack([z, t, g])) + "\n")
+    return f
+
+
+def test_streamed_rows_that_share_a_factor_are_named_by_it(tmp_path: Path) -> None:
+    f = _batch_mean(tmp_path, 40)  # 600 rows: 15 whole batches
+    for chunk in (4096, 1 << 20):  # streamed in blocks, and one block checked as one batch of N rows
+        report = run_batch([str(f)], ReadOptions(chunk_bytes=chunk), BatchOptions(), RunOptions(jobs=1)).report
+        assert report.total.mistakes == {"unknown": N}
+        assert report.total.scaled_rows == {"0.025": N}
+        note = report.total.scale_note
+        assert note is not None
+        assert "× 1/40" in note
+        assert "--reduction mean --batch-size 40" in note
+    r = run("batch", str(f), "--reduction", "mean", "--batch-size", "40")  # what the hint says to run
+    assert r.exit_code == 0, r.stdout
+    text = run("batch", str(f)).stdout
+    assert "hint: every failing row that no catalogue entry explains (600) is the expected gradient × 1/40" in text
+    level = json.loads(run("batch", str(f), "--format", "json").stdout)["total"]["batch_level"]
+    assert level["scaled_rows"] == {"0.025": N}
+    assert "1/40" in level["scale_note"]
+
+
+def test_a_factor_is_found_in_numbers_rounded_by_hand(tmp_path: Path) -> None:
+    f = _batch_mean(tmp_path, 8, decimals=4)
+    report = run_batch([str(f)], ReadOptions(chunk_bytes=4096), BatchOptions(written=True), RunOptions()).report
+    assert report.total.counts["fail"] > 0
+    assert report.total.scale_note is not None
+    assert "× 1/8" in report.total.scale_note
+
+
+def test_right_gradients_and_other_mistakes_have_no_factor(tmp_path: Path) -> None:
+    f = _batch_mean(tmp_path, 1)  # the right per-row gradients
+    report = run_batch([str(f)], ReadOptions(chunk_bytes=4096), BatchOptions(), RunOptions(jobs=1)).report
+    assert report.total.counts["fail"] == 0
+    assert (report.total.scaled_rows, report.total.scale_note) == ({}, None)
+    assert report.to_dict()["total"]["batch_level"]["scale_note"] is None  # type: ignore[index]
+
+
+def test_factors_merge_like_every_other_count(tmp_path: Path) -> None:
+    from softgrad.commands.batch.report import merge_scaled
+
+    assert merge_scaled({"0.5": 2}, {"0.5": 3, "0.25": 1}) == {"0.5": 5, "0.25": 1}
+    many = {str(2.0**-i): 1 for i in range(1, 30)}
+    merged = merge_scaled(many, {"other": 4})
+    assert len(merged) == 17
+    assert merged["other"] == 4 + 29 - 16
