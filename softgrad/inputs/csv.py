@@ -8,6 +8,7 @@ precise per-line path that names every bad row and keeps the good ones.
 from __future__ import annotations
 
 import io
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -37,6 +38,9 @@ class Readable(Protocol):
 
 
 NL = b"\n"
+#: Held around numpy.loadtxt: it runs under warnings.catch_warnings, which changes process-wide filters, and
+#: batch's worker threads may parse chunks at the same time (loadtxt holds the interpreter lock anyway).
+_LOADTXT = threading.Lock()
 
 
 class LineTooLong(ValueError):
@@ -120,7 +124,7 @@ def _fast_parse(data: bytes, first_line: int, spec: RowSpec) -> Block | None:
         if np.any(per_line != ncols - 1):
             return None
     try:
-        with warnings.catch_warnings():
+        with _LOADTXT, warnings.catch_warnings():  # the filters are global: one thread at a time
             warnings.simplefilter("ignore")
             arr = np.loadtxt(
                 io.StringIO(data.decode("utf-8")),
