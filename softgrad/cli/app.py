@@ -13,16 +13,20 @@ from typing import Any
 
 import click
 
-from softgrad.cli.batch import batch_cmd
-from softgrad.cli.check import check_cmd
-from softgrad.cli.config import config_cmd
-from softgrad.cli.explain import explain_cmd
-from softgrad.cli.layer import layer_cmd
-from softgrad.cli.mistakes import mistakes_cmd
 from softgrad.cli.options import option_for
 from softgrad.cli.output import say
-from softgrad.cli.verify import verify_cmd
 from softgrad.errors import ExitCode, InputError, SoftgradError
+
+#: Each command's module, imported when the command is run (or listed): a run pays only for its own.
+COMMANDS = {
+    "check": "softgrad.cli.check:check_cmd",
+    "explain": "softgrad.cli.explain:explain_cmd",
+    "mistakes": "softgrad.cli.mistakes:mistakes_cmd",
+    "batch": "softgrad.cli.batch:batch_cmd",
+    "verify": "softgrad.cli.verify:verify_cmd",
+    "layer": "softgrad.cli.layer:layer_cmd",
+    "config": "softgrad.cli.config:config_cmd",
+}
 
 
 class _Interrupted(Exception):
@@ -78,7 +82,25 @@ def _stdout_gone() -> None:
 
 
 class SoftgradGroup(click.Group):
-    """Maps every error to one line on stderr and an exit code; never a traceback for bad input."""
+    """Maps every error to one line on stderr and an exit code; never a traceback for bad input. Commands
+    are imported when first asked for (:data:`COMMANDS`)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(dict.fromkeys([*COMMANDS, *self.commands]))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            import importlib
+
+            module, attr = COMMANDS[cmd_name].split(":")
+            self.add_command(getattr(importlib.import_module(module), attr), cmd_name)
+        return self.commands.get(cmd_name)
+
+    def all_commands(self) -> dict[str, click.Command]:
+        """Every command, imported."""
+        for name in COMMANDS:
+            self.get_command(click.Context(self), name)
+        return {name: self.commands[name] for name in self.list_commands(click.Context(self))}  # in one order
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -114,9 +136,13 @@ class SoftgradGroup(click.Group):
     def _run(self, args: Sequence[str] | None, prog_name: str | None, complete_var: str | None, **extra: Any) -> int:
         try:
             if "default_map" not in extra:
-                from softgrad.cli.config import effective
+                from softgrad.cli.config import any_settings, effective
 
-                extra["default_map"], settings = effective({n: c for n, c in self.commands.items() if n != "config"})
+                # Settings are checked against every command's options (a key no command takes is an
+                # error), so with a settings file or SOFTGRAD_* variable every command is imported; without,
+                # everything is a default and only the command that runs is imported.
+                commands = self.all_commands() if any_settings() else {}
+                extra["default_map"], settings = effective({n: c for n, c in commands.items() if n != "config"})
                 extra.setdefault("obj", {})["settings"] = settings
             rv = super().main(args, prog_name or "softgrad", complete_var, standalone_mode=False, **extra)
             return int(rv) if isinstance(rv, int) else ExitCode.OK
@@ -180,10 +206,6 @@ def cli() -> None:
     Example:
       softgrad check --z 1.75 1.75 --t 0 1
     """
-
-
-for command in (check_cmd, explain_cmd, mistakes_cmd, batch_cmd, verify_cmd, layer_cmd, config_cmd):
-    cli.add_command(command)
 
 
 def main(args: Sequence[str] | None = None, prog_name: str = "softgrad") -> Any:

@@ -163,6 +163,14 @@ def _env_value(option: click.Option, text: str) -> Any:
     return text
 
 
+def any_settings(environ: Mapping[str, str] | None = None, start: Path | None = None) -> bool:
+    """Is there a settings file in force, or a SOFTGRAD_* setting in the environment?"""
+    env = os.environ if environ is None else environ
+    if any(var.startswith(ENV_PREFIX) and var not in NOT_SETTINGS for var in env):
+        return True
+    return bool(find_files(start))
+
+
 def effective(
     commands: Mapping[str, click.Command], environ: Mapping[str, str] | None = None, start: Path | None = None
 ) -> tuple[dict[str, dict[str, Any]], list[Setting]]:
@@ -284,7 +292,8 @@ def config_cmd(ctx: click.Context, command: str | None, fmt: str) -> int:
     from softgrad.render.layout import Cell, Document, Table, line
 
     group = ctx.parent.command if ctx.parent is not None else None
-    commands = dict(getattr(group, "commands", {}))
+    load_all = getattr(group, "all_commands", None)
+    commands = dict(load_all() if callable(load_all) else getattr(group, "commands", {}))
     commands.pop("config", None)
     if command is not None and command not in commands:
         raise InputError("COMMAND", f"no command {command!r} (one of {', '.join(sorted(commands))})")

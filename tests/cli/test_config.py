@@ -138,3 +138,21 @@ def test_quiet_and_verbose_as_settings(project: Path) -> None:
     assert r.stderr == "softgrad: setting verbose = True (from ../../softgrad.toml)\n"
     r = run("check", "--z", "1", "2", "--t", "0", "1", "-q")
     assert (r.exit_code, r.stderr) == (0, "")
+
+
+def test_a_run_imports_only_its_own_command_unless_settings_need_every_one(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.inputs.special import child_env
+
+    cmd = [sys.executable, "-X", "importtime", "-m", "softgrad", "check", "--z", "1.75", "1.75", "--t", "0", "1"]
+    quiet = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env=child_env(), check=False)
+    assert quiet.returncode == 0, quiet.stderr
+    assert "softgrad.commands.verify" not in quiet.stderr
+    assert "softgrad.commands.batch" not in quiet.stderr
+    wrong = subprocess.run(
+        cmd, capture_output=True, text=True, cwd=tmp_path, env=child_env({"SOFTGRAD_NO_SUCH": "1"}), check=False
+    )
+    assert wrong.returncode == 2  # a setting no command takes is still an error: every command was asked
+    assert "softgrad.commands.verify" in wrong.stderr
