@@ -112,7 +112,8 @@ def _rule(check: Callable[[Any], Any]) -> Callable[[click.Context, click.Paramet
     type=int,
     default=None,
     metavar="N",
-    help="Worker processes, at most the number of CPUs [default: CPUs, up to 8].",
+    help="Workers, one core each: threads with the fast parser, else processes; at most the number of CPUs "
+    "[default: CPUs, up to 8].",
 )
 @output_options(["table", "json", "csv", "junit", "github", "markdown", "html"])
 def batch_cmd(files: tuple[str, ...], fmt: str, output: str | None, no_color: bool, **o: Any) -> int:
