@@ -73,7 +73,7 @@ def check_batch(
     first_row = rules.whole_number("first_row", first_row)
     if batch_size is not None:
         batch_size = rules.whole_number("batch_size", batch_size, 1)
-    summary = Summary(source, show=show)
+    summary = Summary(source, show=show, per_row=reduction == "none")
     summary.k, summary.has_grad = k, g is not None
     summary.fd_mode = "/".join(fd_plan(fd, k))
     step = batch_size or max(n, 1)

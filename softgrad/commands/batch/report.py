@@ -91,6 +91,8 @@ class FileReport:
     #: failing rows no catalogue entry explains whose gradient is c × the expected one: c -> rows ("other":
     #: rows whose factor is not among the most frequent kept), most frequent first
     scaled_rows: dict[str, int] = field(default_factory=dict)
+    #: the expected gradients were per-row ones (--reduction none): a factor 1/N then suggests a mean
+    per_row: bool = True
 
     @property
     def scale_note(self) -> str | None:
@@ -99,13 +101,19 @@ class FileReport:
         factors = [(k, v) for k, v in self.scaled_rows.items() if k != "other"]
         if not factors or not unknown:
             return None
-        top, rows = max(factors, key=lambda kv: kv[1])
-        factor, hint = _factor_text(float(top))
+        top, rows = max(factors, key=lambda kv: (kv[1], -float(kv[0])))
+        passing = self.counts.get("pass", 0)
+        # a reduction is suggested only where it could explain the rows: per-row expectations, every
+        # unexplained failing row scaled alike, and no row that passes as it is
+        suggest = self.per_row and rows == unknown and not passing
+        factor, hint = _factor_text(float(top), suggest)
         if rows == unknown:
             lead = "every failing row that no catalogue entry explains" + (f" ({rows})" if rows > 1 else "") + " is"
         else:
             lead = f"{rows} of the {unknown} failing rows that no catalogue entry explains are"
-        return f"{lead} the expected gradient × {factor}{hint}"
+        against = "" if self.per_row else " of the --reduction in force"
+        tail = f"; {passing} rows pass as they are" if passing else ""
+        return f"{lead} the expected gradient{against} × {factor}{hint}{tail}"
 
     @property
     def batch_level_note(self) -> str | None:
@@ -149,6 +157,7 @@ class FileReport:
             batches_checked=self.batches_checked + other.batches_checked,
             rows_not_batch_checked=self.rows_not_batch_checked + other.rows_not_batch_checked,
             scaled_rows=merge_scaled(self.scaled_rows, other.scaled_rows),
+            per_row=self.per_row and other.per_row,
         )
 
     @property
@@ -205,17 +214,19 @@ def merge_scaled(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
     return out
 
 
-def _factor_text(c: float) -> tuple[str, str]:
-    """(the factor as a reader would write it, what it suggests)."""
-    if c > 0 and c < 1:
+def _factor_text(c: float, suggest: bool) -> tuple[str, str]:
+    """(the factor as a reader would write it, what it suggests: a mean over batches, where ``suggest``)."""
+    if 0 < c < 1:
         n = round(1 / c)
         if n >= 2 and abs(1 / c - n) <= 1e-4 * n:
+            if not suggest:
+                return f"1/{n}", ""
             hint = f" — as if averaged over {n} rows: a mean over batches of {n} rows? "
             return f"1/{n}", hint + f"(--reduction mean --batch-size {n} checks that)"
     if c > 1:
         n = round(c)
         if abs(c - n) <= 1e-4 * n:
-            return f"{n}", f" — as if summed over {n} rows where a mean was expected, or counted {n} times"
+            return f"{n}", f" — {n} times too large: a loss multiplied by {n}, or a gradient added up {n} times?"
     return f"{c:.6g}", ""
 
 

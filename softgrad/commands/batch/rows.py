@@ -171,6 +171,22 @@ def _scales(
         fits = np.isfinite(c) & (c != 0)
         p = None if precision is None else precision[idx]
         fits &= match_ratio(u, c[:, None] * e, tol, p) <= 1
+        # Numbers rounded by hand scatter the fitted factors (and can spoil the fit itself); where 1/n or n,
+        # the nearest to the fit, matches, it is the factor, so that the rows of one mistake share it.
+        nice = np.where(np.abs(c) < 1, 1.0 / np.round(1.0 / c), np.round(c))
+        j = np.flatnonzero(np.isfinite(nice) & (nice != 0))
+        if j.size:
+            pj = None if p is None else p[j]
+            ok = j[match_ratio(u[j], nice[j, None] * e[j], tol, pj) <= 1]
+            c[ok] = nice[ok]
+            fits[ok] = True
+        if fits.any():
+            # the block's most common factor, wherever it fits too (rows of small values fit several)
+            values, counts = np.unique(c[fits], return_counts=True)
+            common = float(values[np.argmax(counts)])
+            ok = np.flatnonzero(match_ratio(u, common * e, tol, p) <= 1)
+            c[ok] = common
+            fits[ok] = True
     if not fits.any():
         return None
     out = np.full(g.shape[0], np.nan)

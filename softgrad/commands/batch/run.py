@@ -383,7 +383,7 @@ def run_batch(
     results: list[FileResult] = []
     try:
         for path, kind in zip(paths, kinds, strict=True):
-            fr = FileResult(Summary(path, show=run.show))
+            fr = FileResult(Summary(path, show=run.show, per_row=opts.reduction == "none"))
             if kind == "csv":
                 reader = (
                     stdin_reader if path == "-" and stdin_reader is not None else open_csv(path, read, want_carried)

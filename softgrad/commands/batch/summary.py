@@ -53,6 +53,8 @@ class Summary:
     scales: dict[float, int] = field(default_factory=dict)
     #: such rows whose factor is not among the SCALES_KEPT kept
     scales_other: int = 0
+    #: the expected gradients are per-row ones (--reduction none), so a factor can suggest a reduction
+    per_row: bool = True
 
     def add(self, res: RowResults, lines: NDArray[np.int64], carried: Sequence[dict[str, str]] | None = None) -> None:
         """Fold one block of row results in."""
@@ -132,6 +134,7 @@ class Summary:
         self.batches += other.batches
         self.unbatched += other.unbatched
         self.scales_other += other.scales_other + add_scales(self.scales, other.scales)
+        self.per_row = self.per_row and other.per_row
         self.bad.extend(other.bad[: max(0, self.keep_bad - len(self.bad))])
         self.k = self.k or other.k
         self.has_grad = self.has_grad or other.has_grad
@@ -171,6 +174,7 @@ class Summary:
             batches_checked=self.batches,
             rows_not_batch_checked=self.unbatched,
             scaled_rows=scales_dict(self.scales, self.scales_other),
+            per_row=self.per_row,
         )
 
 

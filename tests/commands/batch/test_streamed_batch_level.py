@@ -96,8 +96,10 @@ def test_a_factor_is_found_in_numbers_rounded_by_hand(tmp_path: Path) -> None:
     f = _batch_mean(tmp_path, 8, decimals=4)
     report = run_batch([str(f)], ReadOptions(chunk_bytes=4096), BatchOptions(written=True), RunOptions()).report
     assert report.total.counts["fail"] > 0
-    assert report.total.scale_note is not None
-    assert "× 1/8" in report.total.scale_note
+    note = report.total.scale_note
+    assert note is not None
+    assert note.startswith("every failing row that no catalogue entry explains")  # rounding does not scatter it
+    assert "× 1/8 — as if averaged over 8 rows" in note
 
 
 def test_right_gradients_and_other_mistakes_have_no_factor(tmp_path: Path) -> None:
@@ -116,3 +118,34 @@ def test_factors_merge_like_every_other_count(tmp_path: Path) -> None:
     merged = merge_scaled(many, {"other": 4})
     assert len(merged) == 17
     assert merged["other"] == 4 + 29 - 16
+
+
+def test_no_reduction_is_suggested_where_it_cannot_explain_the_rows(tmp_path: Path) -> None:
+    (tmp_path / "right").mkdir()
+    right = _batch_mean(tmp_path / "right", 1)
+    f = _batch_mean(tmp_path, 40)
+    rows = f.read_text().splitlines()
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text("\n".join(rows[:301] + right.read_text().splitlines()[301:]) + "\n")  # 300 ÷40, 300 right
+    report = run_batch([str(mixed)], ReadOptions(), BatchOptions(), RunOptions(jobs=1)).report
+    note = report.total.scale_note
+    assert note is not None
+    assert "× 1/40; 300 rows pass as they are" in note
+    assert "--reduction" not in note
+    # with a reduction in force, the factor is against its expected gradient and suggests no batch size
+    report = run_batch([str(f)], ReadOptions(), BatchOptions(reduction="sum"), RunOptions(batch_size=120)).report
+    note = report.total.scale_note
+    assert note is not None
+    assert "of the --reduction in force × 1/40" in note
+    assert "--batch-size" not in note
+
+
+def test_a_whole_multiple_says_so_without_a_reduction(tmp_path: Path) -> None:
+    f = _batch_mean(tmp_path, 1)
+    z_t_g = [r.split(",") for r in f.read_text().splitlines()[1:]]
+    head = f.read_text().splitlines()[0]
+    lines = [",".join(r[: 2 * K] + [repr(float(x) * 600) for x in r[2 * K :]]) for r in z_t_g]
+    f.write_text(head + "\n" + "\n".join(lines) + "\n")
+    note = run_batch([str(f)], ReadOptions(), BatchOptions(), RunOptions()).report.total.scale_note
+    assert note is not None
+    assert "× 600 — 600 times too large" in note
