@@ -61,8 +61,11 @@ def _refuse_input(st: os.stat_result, inputs: Iterable[str], where: str) -> None
 
 
 def check_output(output: str | None, inputs: Iterable[str] = ()) -> None:
-    """Refuse, before any work, an ``--output`` that could not be written or would overwrite an input."""
+    """Refuse, before any work, an ``--output`` that could not be written or would overwrite an input (and a
+    closed stdout, when the report goes there)."""
     if output is None or output == "-":
+        if sys.stdout is None:
+            raise InputError("stdout", "is closed; nothing can be written (redirect it, or use --output PATH)")
         return
     _target(output, inputs)
 

@@ -106,7 +106,10 @@ def _fast_parse(data: bytes, first_line: int, spec: RowSpec) -> Block | None:
             if fast.shape[0] == nlines:
                 arr = fast if list(lay.numeric) == list(range(ncols)) else fast[:, lay.numeric]
                 lines = np.arange(first_line, first_line + nlines, dtype=np.int64)
-                return to_block(arr, lines, data, None, None, spec)
+                block = to_block(arr, lines, data, None, None, spec)
+                if not block.bad:
+                    return block
+                return None  # a bad row (1e999, a negative target): the precise path quotes what was written
     if b'"' in data or b"\r" in data or b"\n\n" in data:
         return None  # quotes, CR, blank lines: the precise path keeps line numbers right
     nlines = count_lines(data)
@@ -138,7 +141,8 @@ def _fast_parse(data: bytes, first_line: int, spec: RowSpec) -> Block | None:
         return None
     if arr.shape[0] != nlines:
         return None
-    return to_block(arr, np.arange(first_line, first_line + nlines, dtype=np.int64), data, starts, ends, spec)
+    block = to_block(arr, np.arange(first_line, first_line + nlines, dtype=np.int64), data, starts, ends, spec)
+    return None if block.bad else block  # a bad row: the precise path quotes what was written
 
 
 def _slow_parse(data: bytes, first_line: int, spec: RowSpec) -> Block:

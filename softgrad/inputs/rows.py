@@ -301,7 +301,8 @@ def to_block(
         tv[np.flatnonzero(ok), lab[ok].astype(np.int64)] = 1.0
     bad: list[BadRow] = []
     for i in np.flatnonzero(bad_mask):
-        bad.append(BadRow(spec.source, int(lines[i]), explain_bad(arr[i], spec)))
+        texts = carried_rows[i] if carried_rows else None  # the row's fields, from the line-by-line reader
+        bad.append(BadRow(spec.source, int(lines[i]), explain_bad(arr[i], spec, texts)))
     keep = ~bad_mask
     carried = None
     if spec.want_carried and lay.carried:
@@ -329,14 +330,16 @@ def to_block(
     )
 
 
-def explain_bad(values: Array, spec: RowSpec) -> str:
+def explain_bad(values: Array, spec: RowSpec, texts: Sequence[str] | None = None) -> str:
+    """Why a parsed row is bad, quoting the field as written where ``texts`` (the row's fields) is given."""
     lay = spec.layout
     k = lay.k
     names = [lay.names[c] for c in lay.numeric]
     for j, v in enumerate(values[: k + (k if lay.t else 1)]):
         name = names[j]
         if not np.isfinite(v):
-            return f"column {name!r}: '{float(v)!r}' is not a finite number"
+            written = texts[lay.numeric[j]].strip() if texts is not None else repr(float(v))
+            return f"column {name!r}: {written!r} is not a finite number"
         if j >= k and lay.t is not None and v < 0:
             return f"column {name!r}: {v:g} is negative (targets must be >= 0)"
         if j == k and lay.t is None:

@@ -104,7 +104,7 @@ BAD_ROWS: list[tuple[str, bytes, str]] = [
     ("ragged long", b"z0,z1,t0,t1\n1,2,0,1,5\n", ":2: expected 4 fields, got 5"),
     ("nan", b"z0,z1,t0,t1\n1,nan,0,1\n", ":2: column 'z1': 'nan' is not a finite number"),
     ("inf target", b"z0,z1,t0,t1\n1,2,inf,1\n", ":2: column 't0': 'inf' is not a finite number"),
-    ("1e999", b"z0,z1,t0,t1\n1e999,2,0,1\n", ":2: column 'z0': 'inf' is not a finite number"),
+    ("1e999", b"z0,z1,t0,t1\n1e999,2,0,1\n", ":2: column 'z0': '1e999' is not a finite number"),  # as written
     ("negative target", b"z0,z1,t0,t1\n1,2,-0.5,1\n", ":2: column 't0': -0.5 is negative"),
     ("label out of range", b"z0,z1,label\n1,2,2\n", ":2: column 'label': class index 2 is out of range for K = 2"),
     ("label not integer", b"z0,z1,label\n1,2,0.5\n", ":2: column 'label': 0.5 is not a class index"),

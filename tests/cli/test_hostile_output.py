@@ -216,6 +216,16 @@ def test_a_closed_stdout_is_one_line() -> None:
     )
 
 
+def test_a_closed_stdout_is_refused_before_any_input_is_read(tmp_path: Path) -> None:
+    fifo = tmp_path / "rows.csv"
+    os.mkfifo(fifo)  # nobody ever writes it: reading it would wait
+    r = softgrad("batch", str(fifo), stdout=None, preexec_fn=lambda: os.close(1))
+    assert r.returncode == 2
+    assert one_line(r.stderr) == (
+        "softgrad: error: stdout: is closed; nothing can be written (redirect it, or use --output PATH)"
+    )
+
+
 @pytest.mark.parametrize(
     "args", [("check", "--case", "-"), ("batch", "-"), ("check", "--z-file", "-", "--t", "0", "1")]
 )
