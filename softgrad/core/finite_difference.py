@@ -111,6 +111,18 @@ def finite_difference(
     return FiniteDifference(method, "full", value, error)
 
 
+def _rounding(u: Array, t: Array, se: Array) -> Array:
+    """``4ε·(|L| + 1)`` per row, the rounding part of a central difference's error (before dividing by h),
+    with ``L = Σt·log Σe − Σ t·u`` over the classes with t > 0 (as :func:`loss_along`), for shifted ``u``."""
+    if bool((t >= 0).all()) and bool(np.isfinite(u).all()):
+        td, s_pos = np.sum(t * u, axis=1), np.sum(t, axis=1)
+    else:
+        pos = t > 0
+        td, s_pos = np.sum(np.where(pos, t * u, 0.0), axis=1), np.sum(np.where(pos, t, 0.0), axis=1)
+    out: Array = (4 * EPS) * (np.abs(s_pos * np.log(se) - td) + 1.0)
+    return out
+
+
 def _central(z: Array, t: Array, temperature: float) -> tuple[Array, Array]:
     """Central differences at steps h and 2h of every class at once, for (B, K) max-shifted logits.
 
@@ -129,13 +141,7 @@ def _central(z: Array, t: Array, temperature: float) -> tuple[Array, Array]:
     e = np.exp(u)
     se = np.sum(e, axis=1, keepdims=True)
     s_t = np.sum(t, axis=1, keepdims=True)
-    # |L| for the rounding term: L = Σt·log Σe − Σ t·u over the classes with t > 0 (as loss_along)
-    if bool((t >= 0).all()) and bool(np.isfinite(u).all()):
-        td, s_pos = np.sum(t * u, axis=1), s_t[:, 0]
-    else:
-        pos = t > 0
-        td, s_pos = np.sum(np.where(pos, t * u, 0.0), axis=1), np.sum(np.where(pos, t, 0.0), axis=1)
-    rounding = (4 * EPS) * (np.abs(s_pos * np.log(se[:, 0]) - td) + 1.0)
+    rounding = _rounding(u, t, se[:, 0])
     up, down = np.expm1(hu), np.expm1(-hu)  # exp(±c·h/τ) − 1, for c = 1 and then c = 2
     estimates = []
     for c in (1.0, 2.0):
@@ -225,9 +231,7 @@ def _directional_central(z: Array, t: Array, temperature: float, dirs: Array, h:
     e = np.exp(u)
     se = np.sum(e, axis=1)
     s_t = np.sum(t, axis=1)
-    pos = t > 0
-    td = np.sum(np.where(pos, t * u, 0.0), axis=1)
-    rounding = (4 * EPS) * (np.abs(np.sum(np.where(pos, t, 0.0), axis=1) * np.log(se) - td) + 1.0) / h
+    rounding = _rounding(u, t, se) / h
     hu = h / temperature
     slopes = (t @ dirs.T) / temperature  # (rows, directions): the linear term's derivative t·v/τ
     value = np.empty((z.shape[0], len(dirs)))

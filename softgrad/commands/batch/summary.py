@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from softgrad.commands.batch.report import BAD_KEPT, SCALES_KEPT, FileReport, WorstRow, sorted_counts
+from softgrad.commands.batch.report import BAD_KEPT, FileReport, WorstRow, merge_scaled, sorted_counts
 from softgrad.commands.batch.rows import STATUS_NAMES, UNSTABLE_REASONS, RowResults, diagnosis_name
 from softgrad.core import Array
 from softgrad.core.numbers import shortest
@@ -49,10 +49,9 @@ class Summary:
     batches: int = 0
     #: rows with user gradients checked in streamed blocks, where batch-level mistakes were not looked for
     unbatched: int = 0
-    #: failing rows no catalogue entry explains that are c × the expected gradient: factor (6 digits) -> rows
-    scales: dict[float, int] = field(default_factory=dict)
-    #: such rows whose factor is not among the SCALES_KEPT kept
-    scales_other: int = 0
+    #: failing rows no catalogue entry explains that are c × the expected gradient: factor (6 digits) -> rows,
+    #: as in FileReport.scaled_rows (the most frequent kept, the rest under "other")
+    scales: dict[str, int] = field(default_factory=dict)
     #: the expected gradients are per-row ones (--reduction none), so a factor can suggest a reduction
     per_row: bool = True
 
@@ -83,7 +82,7 @@ class Summary:
                 self.unstable_reasons[reason] = self.unstable_reasons.get(reason, 0) + count
         self.histogram += histogram(res.max_rel_err)
         if res.scale is not None:
-            self.scales_other += add_scales(self.scales, _factors(res.scale))
+            self.scales = merge_scaled(self.scales, _factors(res.scale))
         if self.show > 0 and n:
             # the worst first; among equal errors the earliest line (the order WorstRow ranks them in)
             key = -np.nan_to_num(res.max_rel_err, nan=np.inf)
@@ -133,7 +132,7 @@ class Summary:
                 heapq.heapreplace(self.worst, row)
         self.batches += other.batches
         self.unbatched += other.unbatched
-        self.scales_other += other.scales_other + add_scales(self.scales, other.scales)
+        self.scales = merge_scaled(self.scales, other.scales)
         self.per_row = self.per_row and other.per_row
         self.bad.extend(other.bad[: max(0, self.keep_bad - len(self.bad))])
         self.k = self.k or other.k
@@ -173,7 +172,7 @@ class Summary:
             show=self.show,
             batches_checked=self.batches,
             rows_not_batch_checked=self.unbatched,
-            scaled_rows=scales_dict(self.scales, self.scales_other),
+            scaled_rows=dict(self.scales),
             per_row=self.per_row,
         )
 
@@ -186,34 +185,17 @@ def total_of(summaries: Sequence[Summary]) -> FileReport:
     return total.report()
 
 
-def _factors(scale: Array) -> dict[float, int]:
+def _factors(scale: Array) -> dict[str, int]:
     """The distinct factors of a block (rounded to 6 significant digits) and how many rows have each."""
     values = scale[np.isfinite(scale)]
     if not values.size:
         return {}
     step = 10.0 ** (np.floor(np.log10(np.abs(values))) - 5)
     rounded, counts = np.unique(np.round(values / step) * step, return_counts=True)
-    out: dict[float, int] = {}
+    out: dict[str, int] = {}
     for v, c in zip(rounded, counts, strict=True):
-        key = float(f"{v:.6g}")
+        key = shortest(float(f"{v:.6g}"))
         out[key] = out.get(key, 0) + int(c)
-    return out
-
-
-def add_scales(into: dict[float, int], more: dict[float, int]) -> int:
-    """Add counts of factors, keeping the SCALES_KEPT most frequent (ties: the smaller factor) so that the
-    summary stays bounded; returns how many rows were dropped."""
-    for key, count in more.items():
-        into[key] = into.get(key, 0) + count
-    kept = sorted(into, key=lambda k: (-into[k], k))
-    return sum(into.pop(k) for k in kept[SCALES_KEPT:])
-
-
-def scales_dict(scales: dict[float, int], other: int) -> dict[str, int]:
-    """Factor -> rows, most frequent first, and ``"other"`` for the rows whose factor was not kept."""
-    out = {shortest(k): v for k, v in sorted(scales.items(), key=lambda kv: (-kv[1], kv[0]))}
-    if other:
-        out["other"] = other
     return out
 
 
