@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from softgrad.catalogue.exposing import check_command
@@ -65,6 +65,16 @@ def decade(x: float) -> str | None:
         return "0"
     e = HIST_HI - 1 if math.isinf(x) else min(max(math.floor(math.log10(x)), HIST_LO), HIST_HI - 1)
     return f"1e{e}"
+
+
+def decades(errors: Iterable[float | None]) -> dict[str, int]:
+    """How many of the errors (None and NaN left out) fall in each decade bin."""
+    hist: Counter[str] = Counter()
+    for err in errors:
+        key = decade(err) if err is not None else None
+        if key is not None:
+            hist[key] += 1
+    return dict(hist)
 
 
 def batch_summary(r: BatchReport, show: int) -> CiSummary:
@@ -158,12 +168,7 @@ def verify_summary(r: VerifyReport, show: int, where: tuple[str, int] | None) ->
     notes = tuple(
         Annotation("error", f"{c.name}: {case_message(c)}", file, line, f"softgrad verify {r.target}") for c in failed
     )
-    hist: Counter[str] = Counter()
-    for c in r.cases:
-        err = _case_rel_err(c)
-        key = decade(err) if err is not None else None
-        if key is not None:
-            hist[key] += 1
+    hist = decades(_case_rel_err(c) for c in r.cases)
     reproduce = [f"softgrad verify {r.target} --kind {r.kind}"]
     reproduce += list(dict.fromkeys(c.command for c in failed if c.command))
     return CiSummary(
@@ -179,7 +184,7 @@ def verify_summary(r: VerifyReport, show: int, where: tuple[str, int] | None) ->
         notes,
         0,
         tuple(reproduce),
-        dict(hist),
+        hist,
         r.notes,
     )
 
@@ -227,12 +232,7 @@ def weights_summary(r: WeightsReport, show: int, where: tuple[str, int] | None) 
     file, line = where if where else (None, None)
     title = f"softgrad verify {r.target}"
     notes = tuple(Annotation("error", f"{c.name}: {_weights_case_message(c)}", file, line, title) for c in failed)
-    hist: Counter[str] = Counter()
-    for c in r.cases:
-        err = _weights_case_err(c)
-        key = decade(err) if err is not None else None
-        if key is not None:
-            hist[key] += 1
+    hist = decades(_weights_case_err(c) for c in r.cases)
     return CiSummary(
         "verify",
         r.target,
@@ -246,7 +246,7 @@ def weights_summary(r: WeightsReport, show: int, where: tuple[str, int] | None) 
         notes,
         0,
         (f"softgrad verify {r.target} --kind {r.kind}",),
-        dict(hist),
+        hist,
         r.notes,
     )
 
