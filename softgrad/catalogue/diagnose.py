@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 from softgrad.catalogue.entry import Scale
 from softgrad.catalogue.mistakes import MISTAKES, Mistake
 from softgrad.core import Array, softmax, softmax_jacobian
+from softgrad.core.checks import errors
 from softgrad.core.numbers import json_float
 from softgrad.core.tolerance import Tolerance, excess
 
@@ -38,6 +39,35 @@ def match_ratio(user: Array, candidate: Array, tol: Tolerance, precision: Array 
         same_nonfinite = (np.isnan(u) & np.isnan(c)) | (np.isinf(u) & (u == c))
         out[rows] = np.max(np.where(same_nonfinite, 0.0, ratio[rows]), axis=-1)
     return out
+
+
+def ratio_and_errors(user: Array, expected: Array, tol: Tolerance) -> tuple[Array, Array, Array]:
+    """Per row of (N, K) arrays: :func:`match_ratio` (no precision allowed) and the largest absolute and
+    relative errors of :func:`softgrad.core.checks.errors`, from one difference of the two arrays."""
+    if not user.shape[1]:
+        zero = np.zeros(user.shape[0])
+        return zero, zero.copy(), zero.copy()
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        diff = np.subtract(user, expected)
+        np.abs(diff, out=diff)
+        size = np.abs(expected)
+        allowed = np.multiply(size, tol.rtol)
+        allowed += tol.atol
+        np.maximum(size, tol.atol, out=size)
+        abs_err = np.max(diff, axis=1)  # NaN wherever a row has one, counted as inf below
+        rel = np.divide(diff, size, out=size)
+        rel_err = np.max(rel, axis=1)
+        ratio = np.divide(diff, allowed, out=allowed)
+        worst = np.max(ratio, axis=1)
+    odd = np.flatnonzero(np.isnan(rel_err))  # a NaN difference, or an infinite one against an infinite value
+    if odd.size:
+        abs_err[odd], rel_err[odd] = errors(user[odd], expected[odd], tol)
+    for v in (abs_err, worst):
+        np.copyto(v, np.inf, where=np.isnan(v))
+    rows = np.flatnonzero(np.isinf(worst))  # only there can a NaN or inf on both sides be a match
+    if rows.size:
+        worst[rows] = match_ratio(user[rows], expected[rows], tol)
+    return worst, abs_err, rel_err
 
 
 def mistake_gradients(

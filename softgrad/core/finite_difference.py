@@ -142,18 +142,30 @@ def _central(z: Array, t: Array, temperature: float) -> tuple[Array, Array]:
     se = np.sum(e, axis=1, keepdims=True)
     s_t = np.sum(t, axis=1, keepdims=True)
     rounding = _rounding(u, t, se[:, 0])
-    up, down = np.expm1(hu), np.expm1(-hu)  # exp(±c·h/τ) − 1, for c = 1 and then c = 2
+    up = np.expm1(hu)  # exp(±c·h/τ) − 1, for c = 1 and then c = 2
+    down = np.negative(hu)
+    np.expm1(down, out=down)
+    weight = np.multiply(2.0, h)
+    np.divide(s_t, weight, out=weight)  # S / (2h), and half that for the step 2h
     estimates = []
-    for c in (1.0, 2.0):
+    for c in (1, 2):
         # log(Σe₊/Σe₋) = log1p((Σe₊ − Σe₋)/Σe₋), with Σe₊ − Σe₋ = e_j·((exp(ch) − 1) − (exp(−ch) − 1))
-        est = np.log1p(e * (up - down) / (se + e * down))
-        est *= s_t
-        est /= (2 * c) * h
+        est = np.subtract(up, down)
+        est *= e
+        below = np.multiply(e, down)
+        below += se
+        est /= below
+        np.log1p(est, out=est)
+        est *= weight
         est -= slope
         estimates.append(est)
-        up, down = up * (up + 2.0), down * (down + 2.0)  # exp(2x) − 1 = (exp(x) − 1)·(exp(x) + 1)
-    d1, d2 = estimates
-    err = np.abs(d1 - d2)
+        if c == 1:
+            up *= up + 2.0  # exp(2x) − 1 = (exp(x) − 1)·(exp(x) + 1)
+            down *= down + 2.0
+            weight *= 0.5
+    d1, err = estimates
+    np.subtract(d1, err, out=err)
+    np.abs(err, out=err)
     err /= 3
     err += rounding[:, None] / h
     return d1, err

@@ -117,23 +117,47 @@ def chained_gradient(
         with np.errstate(over="ignore", invalid="ignore"):
             structured: Array = vjp_softmax_jacobian(g, s) / temperature
         return structured
+    if k * k <= JACOBIAN_BLOCK:
+        product = _explicit_product(g, s)
+        return product if temperature == 1.0 else product / temperature
     out = np.empty_like(s)
     with np.errstate(over="ignore", invalid="ignore"):
-        for rows in row_blocks(n, k * k, JACOBIAN_BLOCK):
-            if k * k <= JACOBIAN_BLOCK:
-                jac = softmax_jacobian(s[rows])
-                out[rows] = np.einsum("nj,njk->nk", g[rows], jac)
-            else:  # one row at a time, Jacobian rows in blocks
-                for r in range(rows.start, rows.stop):
-                    acc = np.zeros(k)
-                    for jr in row_blocks(k, k, JACOBIAN_BLOCK):
-                        sj = s[r, jr]
-                        block = -sj[:, None] * s[r][None, :]
-                        block[np.arange(len(sj)), np.arange(jr.start, jr.stop)] += sj
-                        acc += g[r, jr] @ block
-                    out[r] = acc
+        for r in range(n):  # one row at a time, Jacobian rows in blocks
+            acc = np.zeros(k)
+            for jr in row_blocks(k, k, JACOBIAN_BLOCK):
+                sj = s[r, jr]
+                block = -sj[:, None] * s[r][None, :]
+                block[np.arange(len(sj)), np.arange(jr.start, jr.stop)] += sj
+                acc += g[r, jr] @ block
+            out[r] = acc
     result: Array = out / temperature
     return result
+
+
+#: Elements of the explicit Jacobian built at once by :func:`_explicit_product` (a block that stays in cache).
+JACOBIAN_CACHE_BLOCK = 1 << 16
+
+
+def _explicit_product(g: Array, s: Array) -> Array:
+    """``g · J(s)`` row by row with each row's Jacobian built explicitly, for (N, K) ``g`` and ``s``.
+
+    The Jacobians are laid out (K, K, rows), rows last, and built a block of rows at a time, so every
+    operation runs along contiguous rows of a block that stays in cache; the sums are the same, term for
+    term and in the same order, as multiplying each row by its (K, K) matrix.
+    """
+    n, k = s.shape
+    out_t = np.empty((k, n))
+    st, gt = s.T, g.T  # (K, N) views: contiguous along the rows for column-major inputs
+    diag = np.arange(k)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for rows in row_blocks(n, k * k, JACOBIAN_CACHE_BLOCK):
+            sb = st[:, rows]
+            jac = sb[:, None, :] * sb[None, :, :]  # J[j, k, row] = s_j·s_k ...
+            np.negative(jac, out=jac)
+            jac[diag, diag, :] += sb  # ... − that, plus s_j on the diagonal
+            out_t[:, rows] = np.einsum("jn,jkn->kn", gt[:, rows], jac)
+    product: Array = out_t.T  # column-major (N, K), the layout of the inputs
+    return product
 
 
 @dataclass(frozen=True)

@@ -122,6 +122,29 @@ def excess(
     return out
 
 
+def row_excess(
+    actual: NDArray[np.float64],
+    ref: NDArray[np.float64],
+    tol: Tolerance,
+    slack: NDArray[np.float64] | None = None,
+) -> NDArray[np.float64]:
+    """Per row of (N, K) arrays, the largest :func:`excess` (0 for rows of no elements): at most 1 passes."""
+    if not actual.shape[1]:
+        return np.zeros(actual.shape[0])
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        allowed = np.abs(ref)
+        allowed *= tol.rtol
+        allowed += tol.atol
+        if slack is not None:
+            allowed += slack
+        ratio = np.subtract(actual, ref)
+        np.abs(ratio, out=ratio)
+        ratio /= allowed
+    out: NDArray[np.float64] = np.max(ratio, axis=1)  # a NaN anywhere in a row makes its maximum NaN ...
+    np.copyto(out, np.inf, where=np.isnan(out))  # ... which counts as inf
+    return out
+
+
 def compare(
     actual: NDArray[np.float64],
     ref: NDArray[np.float64],

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from softgrad.catalogue.diagnose import batch_matches, match_ratio, match_rows
+from softgrad.catalogue.diagnose import batch_matches, match_ratio, match_rows, ratio_and_errors
 from softgrad.catalogue.mistakes import MISTAKES, expected_scale
 from softgrad.core import Array, rules
 from softgrad.core.checks import check_rows, errors
@@ -118,8 +118,8 @@ def evaluate_rows(z: Array, t: Array, g: Array | None, opts: BatchOptions, *, wh
     else:
         scale_factor = expected_scale(t, opts.reduction) if whole_batch else 1.0
         expected = rc.fused * scale_factor
-        user_fail = match_ratio(g, expected, tol) > 1
-        abs_err, rel_err = errors(g, expected, tol)
+        ratio, abs_err, rel_err = ratio_and_errors(g, expected, tol)
+        user_fail = ratio > 1
         precision = None
         if tol.written and user_fail.any():
             machine = machine_written(g)
