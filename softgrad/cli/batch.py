@@ -191,6 +191,7 @@ def run_batch_command(files: tuple[str, ...], fmt: str, o: dict[str, Any], *, pr
     # The fast parser (polars) runs one thread per worker: the workers are the parallelism, so --jobs 1 is
     # one core and --jobs N is N. Set before polars is first imported; a value the user set is kept.
     os.environ.setdefault("POLARS_MAX_THREADS", "1")
+    _keep_freed_memory()
 
     with ProgressBar(progress) as bar:
         result = run_batch(files, read, opts, run, bar, note=lambda m: say(f"softgrad: warning: {m}"))
@@ -237,3 +238,34 @@ def _tell_bad_rows(report: BatchReport, skip_bad: bool, checked: int) -> None:
         say(f"  {bad}")
     if n > listed:
         say(f"  … and {n - listed} more" + ("" if verbosity() > 0 else " (-v lists them all)"))
+
+
+#: mallopt(3) parameters (glibc): the size from which blocks are mapped on their own, and the free memory at
+#: the top of the heap above which it is given back to the system.
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+#: Blocks below this size come from the heap and are reused once freed (the most mallopt allows on 64 bits).
+MMAP_THRESHOLD = 32 << 20
+TRIM_THRESHOLD = 128 << 20
+#: Environment variables through which a user tunes glibc's allocator themselves.
+USER_MALLOC = frozenset({"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES"})
+
+
+def _keep_freed_memory() -> None:
+    """Have the C allocator (glibc) reuse freed arrays instead of unmapping them and faulting in fresh pages.
+
+    Each chunk's checks allocate and free dozens of arrays of about a megabyte; by default glibc maps many
+    of them on their own, and each costs page faults (on the benchmark's file: 300,000 faults and 0.9 s of
+    system time, against 30,000 and 0.25 s with the memory kept). A setting of the user's
+    (``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_``, ``GLIBC_TUNABLES``) wins; elsewhere than
+    glibc this does nothing."""
+    if USER_MALLOC.intersection(os.environ):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+    mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)

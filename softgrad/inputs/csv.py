@@ -59,14 +59,15 @@ def raw_chunks(fh: Readable, size: int, limit: int | None = None) -> Iterator[by
             if rest:
                 yield rest
             return
-        data = rest + data
         cut = data.rfind(b"\n")
         if cut < 0:
-            if len(data) > limit:
+            rest += data
+            if len(rest) > limit:
                 raise LineTooLong(f"the line is longer than {megabytes(limit)}")
-            rest = data
             continue
-        yield data[: cut + 1]
+        # each byte copied once: the chunk is what was left over and this read up to its last line end
+        whole = data if cut + 1 == len(data) else memoryview(data)[: cut + 1]
+        yield b"".join((rest, whole)) if rest else bytes(whole)
         rest = data[cut + 1 :]
 
 
@@ -101,15 +102,13 @@ def _fast_parse(data: bytes, first_line: int, spec: RowSpec) -> Block | None:
         # The fast parser takes only plain numbers (no quotes, no CR) and every field present; a blank line
         # would be a row of missing fields or a row fewer than the lines: either way it is not taken.
         fast = parse_numbers(data, ncols, spec.delimiter)
-        if fast is not None:
-            nlines = count_lines(data)
-            if fast.shape[0] == nlines:
-                arr = fast if list(lay.numeric) == list(range(ncols)) else fast[:, lay.numeric]
-                lines = np.arange(first_line, first_line + nlines, dtype=np.int64)
-                block = to_block(arr, lines, data, None, None, spec)
-                if not block.bad:
-                    return block
-                return None  # a bad row (1e999, a negative target): the precise path quotes what was written
+        if fast is not None:  # one row per line
+            arr = fast if list(lay.numeric) == list(range(ncols)) else fast[:, lay.numeric]
+            lines = np.arange(first_line, first_line + fast.shape[0], dtype=np.int64)
+            block = to_block(arr, lines, data, None, None, spec)
+            if not block.bad:
+                return block
+            return None  # a bad row (1e999, a negative target): the precise path quotes what was written
     if b'"' in data or b"\r" in data or b"\n\n" in data:
         return None  # quotes, CR, blank lines: the precise path keeps line numbers right
     nlines = count_lines(data)

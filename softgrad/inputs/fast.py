@@ -22,8 +22,8 @@ from softgrad.core import Array
 
 #: The environment variable that turns the fast parser off (``0``).
 SWITCH = "SOFTGRAD_FAST"
-#: Bytes a chunk the fast parser takes may hold, besides the delimiter.
-_NUMBER_BYTES = b"0123456789+-.eE\n"
+#: Bytes a chunk the fast parser takes may hold, besides the delimiter and line ends.
+_NUMBER_BYTES = b"0123456789+-.eE"
 
 #: Below this size a chunk goes to numpy unless polars is already loaded: importing polars costs more than
 #: numpy takes to parse a small input.
@@ -61,13 +61,14 @@ def _load() -> Any:
 
 
 def parse_numbers(data: bytes, ncols: int, delimiter: str) -> Array | None:
-    """The (lines, ncols) float64 array of a chunk of whole lines of numbers, or None if the fast parser
-    does not take it (see the module docstring)."""
+    """The (lines, ncols) float64 array of a chunk of whole lines of numbers, one row per line, or None if
+    the fast parser does not take it (see the module docstring)."""
     if engine() is None or len(delimiter) != 1 or delimiter in "+-.eE0123456789\n":
         return None
     if _polars is None and len(data) < MIN_BYTES:
         return None
-    if data.translate(None, _NUMBER_BYTES + delimiter.encode()):
+    line_ends = data.translate(None, _NUMBER_BYTES + delimiter.encode())  # what is not a number or a delimiter
+    if line_ends.strip(b"\n"):
         return None  # something else than plain numbers (quotes, spaces, CR, inf/nan spellings): exact path
     pl = _load()
     names = [f"c{i}" for i in range(ncols)]
@@ -87,6 +88,6 @@ def parse_numbers(data: bytes, ncols: int, delimiter: str) -> Array | None:
     if arr is None or arr.dtype != np.float64 or arr.ndim != 2:
         return None
     out: Array = arr  # column-major, as polars hands it over: the checks run fastest on that layout
-    if np.isnan(out).any():
-        return None  # a missing field (no NaN can be spelled in the bytes taken)
+    if out.shape[0] != len(line_ends) or np.isnan(out).any():
+        return None  # a blank line (a row fewer than the lines), or a missing field (no NaN can be spelled)
     return out

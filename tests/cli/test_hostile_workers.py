@@ -185,3 +185,31 @@ def test_threads_and_processes_give_the_same_report(tmp_path: Path, monkeypatch:
             result = run_batch([str(rows)], read, BatchOptions(written=True), RunOptions(jobs=jobs, show=5))
             reports[fast, jobs] = result.report.to_dict()
     assert len({json.dumps(r, sort_keys=True) for r in reports.values()}) == 1
+
+
+def test_the_allocator_setting_of_the_user_wins_and_the_report_is_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """batch asks glibc to reuse freed arrays (fewer page faults) unless the user tuned the allocator; either
+    way the report is the same."""
+    import ctypes
+
+    from softgrad.cli import batch as cli_batch
+
+    calls: list[object] = []
+    monkeypatch.setattr(ctypes, "CDLL", lambda *a, **k: calls.append(a))
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "131072")
+    cli_batch._keep_freed_memory()
+    assert calls == []
+    rows = rows_csv(tmp_path / "rows.csv", 40_000)  # several chunks
+    outs = []
+    for env in ({}, {"GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=131072"}):
+        r = subprocess.run(
+            [sys.executable, "-m", "softgrad", "batch", str(rows), "--format", "json"],
+            capture_output=True,
+            env={**child_env(), **env},
+            check=False,
+        )
+        assert r.returncode == 0, r.stderr
+        outs.append(json.loads(r.stdout))
+    assert outs[0] == outs[1]
