@@ -172,6 +172,10 @@ def unstable_targets(t: Array, s: Array, dtype: str = "float64") -> NDArray[np.b
     """Per element: a target ``t_k > 0`` on a probability that is 0 or subnormal in ``dtype``, or whose
     ``t_k/s_k`` overflows ``dtype`` — where ``−t/s``, and so the chained path, cannot be trusted."""
     info = np.finfo(np.dtype(dtype))
+    if t.size and s.size and bool(np.min(s) >= info.tiny) and bool(np.max(t) <= 2.0):
+        # two reductions: every probability normal and no target above 2, so t/s <= 2/tiny, below the largest
+        # number of dtype — no element can be unstable
+        return np.zeros(np.broadcast_shapes(t.shape, s.shape), bool)
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         ratio = np.where(t > 0, t / s, 0.0)
     out: NDArray[np.bool_] = (t > 0) & ((s < info.tiny) | ~(ratio <= float(info.max)))

@@ -103,6 +103,18 @@ class Comparison:
         return d
 
 
+def _ratio(
+    actual: NDArray[np.float64], ref: NDArray[np.float64], tol: Tolerance, slack: NDArray[np.float64] | None
+) -> NDArray[np.float64]:
+    """Per element, ``|a − b| / (atol + rtol·|ref| + slack)``, NaN left as it comes."""
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        allowed = tol.atol + tol.rtol * np.abs(ref)
+        if slack is not None:
+            allowed = allowed + slack
+        ratio: NDArray[np.float64] = np.abs(actual - ref) / allowed
+    return ratio
+
+
 def excess(
     actual: NDArray[np.float64],
     ref: NDArray[np.float64],
@@ -110,11 +122,7 @@ def excess(
     slack: NDArray[np.float64] | None = None,
 ) -> NDArray[np.float64]:
     """Per element, ``|a − b| / (atol + rtol·|ref| + slack)``: at most 1 passes; NaN/inf count as inf."""
-    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        allowed = tol.atol + tol.rtol * np.abs(ref)
-        if slack is not None:
-            allowed = allowed + slack
-        ratio = np.abs(actual - ref) / allowed
+    ratio = _ratio(actual, ref, tol, slack)
     if isinstance(ratio, np.ndarray) and ratio.ndim:
         np.copyto(ratio, np.inf, where=np.isnan(ratio))  # in place: inf stays inf
         return ratio
@@ -131,17 +139,8 @@ def row_excess(
     """Per row of (N, K) arrays, the largest :func:`excess` (0 for rows of no elements): at most 1 passes."""
     if not actual.shape[1]:
         return np.zeros(actual.shape[0])
-    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        allowed = np.abs(ref)
-        allowed *= tol.rtol
-        allowed += tol.atol
-        if slack is not None:
-            allowed += slack
-        ratio = np.subtract(actual, ref)
-        np.abs(ratio, out=ratio)
-        ratio /= allowed
-    out: NDArray[np.float64] = np.max(ratio, axis=1)  # a NaN anywhere in a row makes its maximum NaN ...
-    np.copyto(out, np.inf, where=np.isnan(out))  # ... which counts as inf
+    out: NDArray[np.float64] = np.max(_ratio(actual, ref, tol, slack), axis=1)  # NaN anywhere: the row's max ...
+    np.copyto(out, np.inf, where=np.isnan(out))  # ... is NaN, which counts as inf
     return out
 
 
